@@ -1,0 +1,62 @@
+//! One file per subcommand; this one dispatches and maps errors to exit codes.
+pub mod migrate;
+pub mod run;
+pub mod runs;
+
+use std::process::ExitCode;
+
+use service::error::JobError;
+
+use crate::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Migrate(args) => migrate::run(&cli, args).await,
+        Command::Run(args) => run::run(&cli, args).await,
+        Command::Runs(args) => runs::run(&cli, args).await,
+    }
+}
+
+/// Bad input exits 2, anything else 1; always one line on stderr, never a backtrace.
+pub fn report_error(e: &anyhow::Error) -> ExitCode {
+    let code = match e.downcast_ref::<JobError>() {
+        Some(JobError::BadInput(_)) => 2,
+        _ => 1,
+    };
+    let msg = format!("{e:#}").replace('\n', " ");
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+/// clap's own errors, shortened to their first line (help and version print whole).
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error: ");
+    eprintln!("error: {first} (see --help)");
+    ExitCode::from(2)
+}
+
+/// A bad-input error for anyhow: exit code 2.
+pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
+    JobError::bad_input(msg).into()
+}

@@ -1,0 +1,40 @@
+//! Connection settings from flags, the environment and `.env`, turned into the
+//! servers a command needs. Job settings may also come from `sitejobs.toml`.
+use anyhow::Result;
+use service::connect::{connect_db, connect_redis};
+use service::error::JobError;
+use service::Services;
+
+use crate::Cli;
+
+/// Connections one process needs at most (the runner's lock takes one of its own).
+const POOL_SIZE: u32 = 10;
+
+pub async fn database(cli: &Cli) -> Result<sea_orm::DatabaseConnection> {
+    let url = cli.database_url.as_deref().ok_or_else(|| {
+        JobError::Unreachable(
+            "no database configured: set DATABASE_URL or --database-url (scripts/dev-services.sh start writes one to .dev/env)".into(),
+        )
+    })?;
+    Ok(connect_db(url, POOL_SIZE).await?)
+}
+
+pub async fn redis(cli: &Cli) -> Result<service::redis::aio::MultiplexedConnection> {
+    let url = cli.redis_url.as_deref().ok_or_else(|| {
+        JobError::Unreachable(
+            "no Redis configured: set REDIS_URL or --redis-url (scripts/dev-services.sh start writes one to .dev/env)".into(),
+        )
+    })?;
+    Ok(connect_redis(url).await?)
+}
+
+/// The database, and Redis when the command needs it.
+pub async fn services(cli: &Cli, needs_redis: bool) -> Result<Services> {
+    let db = database(cli).await?;
+    let redis = if needs_redis {
+        Some(redis(cli).await?)
+    } else {
+        None
+    };
+    Ok(Services { db, redis })
+}

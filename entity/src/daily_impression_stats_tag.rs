@@ -1,0 +1,24 @@
+//! The explicit through entity of daily impression stats M-N tags
+//! (deleted with its stats row: `ON DELETE CASCADE`).
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "daily_impression_stats_tags")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub daily_impression_stats_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tag_id: i64,
+    #[sea_orm(
+        belongs_to,
+        from = "daily_impression_stats_id",
+        to = "id",
+        on_delete = "Cascade"
+    )]
+    pub daily_impression_stats: BelongsTo<super::daily_impression_stats::Entity>,
+    #[sea_orm(belongs_to, from = "tag_id", to = "id")]
+    pub tag: BelongsTo<super::tag::Entity>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

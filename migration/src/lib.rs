@@ -1,0 +1,45 @@
+//! The ordered list of sitejobs migrations: one schema change each.
+//! Driven by `sitejobs migrate` (see the cli crate), not by the ready-made migration CLI.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_communities;
+mod m20261121_000002_create_profiles;
+mod m20261121_000003_create_groups;
+mod m20261121_000004_create_profile_groups;
+mod m20261121_000005_create_denorm_profile_records;
+mod m20261121_000006_create_videos;
+mod m20261121_000007_create_mailers;
+mod m20261121_000008_create_emails;
+mod m20261121_000009_create_impressions;
+mod m20261121_000010_create_tags;
+mod m20261121_000011_create_content_tags;
+mod m20261121_000012_create_daily_impression_stats;
+mod m20261121_000013_create_daily_impression_stats_tags;
+mod m20261121_000014_create_my_numbers;
+mod m20261121_000015_create_job_runs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_communities::Migration),
+            Box::new(m20261121_000002_create_profiles::Migration),
+            Box::new(m20261121_000003_create_groups::Migration),
+            Box::new(m20261121_000004_create_profile_groups::Migration),
+            Box::new(m20261121_000005_create_denorm_profile_records::Migration),
+            Box::new(m20261121_000006_create_videos::Migration),
+            Box::new(m20261121_000007_create_mailers::Migration),
+            Box::new(m20261121_000008_create_emails::Migration),
+            Box::new(m20261121_000009_create_impressions::Migration),
+            Box::new(m20261121_000010_create_tags::Migration),
+            Box::new(m20261121_000011_create_content_tags::Migration),
+            Box::new(m20261121_000012_create_daily_impression_stats::Migration),
+            Box::new(m20261121_000013_create_daily_impression_stats_tags::Migration),
+            Box::new(m20261121_000014_create_my_numbers::Migration),
+            Box::new(m20261121_000015_create_job_runs::Migration),
+        ]
+    }
+}

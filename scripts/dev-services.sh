@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# Private PostgreSQL + Redis for developing, testing and benchmarking sitejobs.
+#
+#   scripts/dev-services.sh start    # install if needed, start both, write .dev/env
+#   scripts/dev-services.sh stop     # stop what this script started
+#   scripts/dev-services.sh status   # print both states (exit 0 only if both are up)
+#   scripts/dev-services.sh env      # print the export lines:
+#                                    #   eval "$(scripts/dev-services.sh env)"
+#
+# Ports: SITEJOBS_PG_PORT (default 55432), SITEJOBS_REDIS_PORT (default 56379).
+# Both servers listen on 127.0.0.1 only.
+#
+# Where the data lives:
+#   * not root: .dev/data/ inside the project (git-ignored);
+#   * root: PostgreSQL refuses to run as root, so the cluster runs as the
+#     unprivileged `postgres` user, which may not be able to traverse the
+#     project path; the data then lives in ${TMPDIR:-/tmp}/sitejobs-dev-<hash of
+#     the project path>, and .dev/data is a symlink to it.
+#
+# Progress messages go to stderr; `env` prints to stdout.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+DEV_DIR="$ROOT/.dev"
+ENV_FILE="$DEV_DIR/env"
+
+PG_PORT="${SITEJOBS_PG_PORT:-55432}"
+REDIS_PORT="${SITEJOBS_REDIS_PORT:-56379}"
+PG_USER=sitejobs          # database role (initdb superuser)
+PG_DB=sitejobs
+START_TIMEOUT=60          # seconds
+
+log() { printf 'dev-services: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[[ "$PG_PORT" =~ ^[0-9]+$ ]] || die "SITEJOBS_PG_PORT must be a number, got '$PG_PORT'"
+[[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "SITEJOBS_REDIS_PORT must be a number, got '$REDIS_PORT'"
+
+IS_ROOT=0
+[[ "$(id -u)" -eq 0 ]] && IS_ROOT=1
+
+# --- data locations ---------------------------------------------------------
+
+tmp_data_dir() {
+    local hash
+    hash="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    printf '%s/sitejobs-dev-%s' "${TMPDIR:-/tmp}" "$hash"
+}
+
+if [[ $IS_ROOT -eq 1 ]]; then
+    DATA="$(tmp_data_dir)"
+else
+    DATA="$DEV_DIR/data"
+    # Unix socket paths are limited to ~107 bytes; fall back to the temp dir.
+    if (( ${#DATA} + 20 > 100 )); then
+        DATA="$(tmp_data_dir)"
+    fi
+fi
+PGDATA_DIR="$DATA/pg"            # the cluster
+PG_RUN="$DATA/pg-run"            # unix socket + server log
+PG_LOG="$PG_RUN/postgres.log"
+REDIS_DIR="$DATA/redis"          # pidfile, log, (unused) dump dir
+REDIS_PID="$REDIS_DIR/redis.pid"
+REDIS_LOG="$REDIS_DIR/redis.log"
+
+DATABASE_URL_VALUE="postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+REDIS_URL_VALUE="redis://127.0.0.1:$REDIS_PORT/"
+
+# --- binaries ---------------------------------------------------------------
+
+PG_BIN=""
+find_pg_bin() {
+    PG_BIN=""
+    local d
+    # newest /usr/lib/postgresql/<version>/bin first
+    while IFS= read -r d; do
+        if [[ -x "$d/pg_ctl" && -x "$d/initdb" && -x "$d/postgres" ]]; then
+            PG_BIN="$d"
+            return 0
+        fi
+    done < <(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r)
+    local p
+    if p="$(command -v pg_ctl 2>/dev/null)" && command -v initdb >/dev/null 2>&1; then
+        PG_BIN="$(dirname "$(readlink -f "$p")")"
+        return 0
+    fi
+    return 1
+}
+
+# A PostgreSQL client tool: same dir as the server first, then PATH.
+pg_tool() {
+    if [[ -n "$PG_BIN" && -x "$PG_BIN/$1" ]]; then
+        printf '%s' "$PG_BIN/$1"
+    else
+        command -v "$1" 2>/dev/null || die "$1 not found"
+    fi
+}
+
+have_redis() { command -v redis-server >/dev/null 2>&1; }
+
+ensure_installed() {
+    # Only what is missing: `apt-get install postgresql` on a box that has it
+    # would upgrade (and restart) the installed server.
+    local pkgs=()
+    find_pg_bin || pkgs+=(postgresql)
+    have_redis || pkgs+=(redis-server)
+    [[ ${#pkgs[@]} -eq 0 ]] && return 0
+
+    if [[ $IS_ROOT -ne 1 ]]; then
+        log "missing: ${pkgs[*]}. Install with:"
+        printf '    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y %s\n' "${pkgs[*]}" >&2
+        log "(or export DATABASE_URL and REDIS_URL pointing at existing servers)"
+        exit 1
+    fi
+    log "installing ${pkgs[*]} (apt-get)..."
+    # Note: the Debian packages may start their own cluster on 5432 / redis on
+    # 6379. Harmless: we never use them.
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}" </dev/null >&2
+    find_pg_bin || die "PostgreSQL server binaries still not found after installing ${pkgs[*]}"
+    have_redis || die "redis-server still not found after installing ${pkgs[*]}"
+}
+
+# --- running things as the cluster's OS user -------------------------------
+
+PG_OS_USER=""
+ensure_pg_os_user() {
+    [[ $IS_ROOT -eq 1 ]] || return 0
+    if id postgres >/dev/null 2>&1; then
+        PG_OS_USER=postgres
+    else
+        PG_OS_USER=sitejobs-pg
+        if ! id "$PG_OS_USER" >/dev/null 2>&1; then
+            log "creating unprivileged system user $PG_OS_USER"
+            useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
+        fi
+    fi
+}
+
+# Run a PostgreSQL server-side command (initdb, pg_ctl) as the cluster owner.
+# `cd /` because the caller's cwd may not be reachable by that user.
+as_pg() {
+    if [[ $IS_ROOT -eq 1 ]]; then
+        [[ -n "$PG_OS_USER" ]] || ensure_pg_os_user
+        (cd / && runuser -u "$PG_OS_USER" -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# --- data area --------------------------------------------------------------
+
+prepare_data_area() {
+    mkdir -p "$DEV_DIR"
+    if [[ "$DATA" != "$DEV_DIR/data" ]]; then
+        # Data in the shared temp dir: refuse anything that isn't ours.
+        if [[ -L "$DATA" ]]; then die "$DATA is a symlink; refusing to use it"; fi
+        mkdir -p -m 0755 "$DATA"
+        [[ "$(stat -c %u "$DATA")" == "$(id -u)" ]] || die "$DATA is not owned by $(id -un)"
+        chmod 0755 "$DATA"
+        # Point .dev/data at it so it's easy to find.
+        if [[ -L "$DEV_DIR/data" || ! -e "$DEV_DIR/data" ]]; then
+            ln -sfn "$DATA" "$DEV_DIR/data"
+        fi
+    fi
+    mkdir -p "$PGDATA_DIR" "$PG_RUN" "$REDIS_DIR"
+    if [[ $IS_ROOT -eq 1 ]]; then
+        chown "$PG_OS_USER:" "$PGDATA_DIR" "$PG_RUN"
+    fi
+    chmod 0700 "$PGDATA_DIR"
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+
+pg_running() {
+    [[ -f "$PGDATA_DIR/PG_VERSION" ]] || return 1
+    [[ -n "$PG_BIN" ]] || find_pg_bin || return 1
+    as_pg "$PG_BIN/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1
+}
+
+pg_locale() {
+    if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+        printf 'C.UTF-8'
+    else
+        printf 'C'
+    fi
+}
+
+# Small /dev/shm (e.g. Docker's 64MB default) breaks parallel queries with
+# posix dynamic shared memory; use files in the data dir instead then.
+dsm_type() {
+    local kb
+    kb="$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $2}')"
+    if [[ -n "$kb" && "$kb" -ge 1048576 ]]; then printf 'posix'; else printf 'mmap'; fi
+}
+
+write_pg_conf() {
+    # THROWAWAY DEV/BENCH CLUSTER. fsync, synchronous_commit and
+    # full_page_writes are off: a crash of the machine can corrupt or lose
+    # this cluster. Never copy these settings to a real server.
+    # Regenerated on every start so changes here take effect on restart.
+    local conf="$PGDATA_DIR/sitejobs-dev.conf"
+    local tmp
+    tmp="$(mktemp)"
+    cat >"$tmp" <<EOF
+# Generated by scripts/dev-services.sh on every start; edits are overwritten.
+# Throwaway dev/bench cluster: durability is deliberately disabled.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_RUN'
+max_connections = 300
+shared_buffers = 1GB
+maintenance_work_mem = 512MB
+work_mem = 32MB
+max_wal_size = 4GB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+dynamic_shared_memory_type = $(dsm_type)
+log_min_duration_statement = -1
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    if [[ $IS_ROOT -eq 1 ]]; then chown "$PG_OS_USER:" "$tmp"; fi
+    chmod 0600 "$tmp"
+    mv -f "$tmp" "$conf"
+    if ! grep -q "^include_if_exists = 'sitejobs-dev.conf'" "$PGDATA_DIR/postgresql.conf"; then
+        printf "\n# sitejobs dev settings (see scripts/dev-services.sh)\ninclude_if_exists = 'sitejobs-dev.conf'\n" \
+            >>"$PGDATA_DIR/postgresql.conf"
+    fi
+}
+
+pg_start() {
+    if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
+        log "initdb: new cluster in $PGDATA_DIR"
+        as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U "$PG_USER" --auth=trust \
+            -E UTF8 --locale="$(pg_locale)" --no-sync --no-instructions >"$PG_RUN/initdb.log" 2>&1 \
+            || { cat "$PG_RUN/initdb.log" >&2; die "initdb failed"; }
+    fi
+    if pg_running; then
+        log "postgres: already running (data $PGDATA_DIR)"
+    else
+        write_pg_conf
+        log "postgres: starting on 127.0.0.1:$PG_PORT (log $PG_LOG)"
+        if ! as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t "$START_TIMEOUT" >/dev/null; then
+            tail -n 30 "$PG_LOG" >&2 || true
+            die "postgres failed to start (is port $PG_PORT taken? see $PG_LOG)"
+        fi
+    fi
+
+    local isready deadline
+    isready="$(pg_tool pg_isready)"
+    deadline=$((SECONDS + START_TIMEOUT))
+    until "$isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres; do
+        (( SECONDS < deadline )) || die "postgres not accepting connections on 127.0.0.1:$PG_PORT after ${START_TIMEOUT}s"
+        sleep 0.3
+    done
+
+    local psql
+    psql="$(pg_tool psql)"
+    if [[ "$("$psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+            "select 1 from pg_database where datname = '$PG_DB'")" != 1 ]]; then
+        log "postgres: creating database $PG_DB"
+        "$psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres \
+            -v ON_ERROR_STOP=1 -c "create database \"$PG_DB\"" >&2
+    fi
+}
+
+pg_stop() {
+    if pg_running; then
+        log "postgres: stopping"
+        as_pg "$PG_BIN/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t "$START_TIMEOUT" >/dev/null
+    else
+        log "postgres: not running"
+    fi
+}
+
+# --- Redis ------------------------------------------------------------------
+
+redis_pid() {
+    # Prints the pid if our pidfile names a live redis-server process.
+    local pid
+    [[ -f "$REDIS_PID" ]] || return 1
+    pid="$(tr -dc '0-9' <"$REDIS_PID")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q redis || return 1
+    printf '%s' "$pid"
+}
+
+redis_ping() {
+    if command -v redis-cli >/dev/null 2>&1; then
+        [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+    else
+        # Plain bash probe: send an inline PING, expect +PONG.
+        (
+            exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT" || exit 1
+            printf 'PING\r\n' >&3
+            IFS= read -r -t 2 reply <&3 || exit 1
+            [[ "$reply" == +PONG* ]]
+        ) 2>/dev/null
+    fi
+}
+
+redis_start() {
+    if redis_pid >/dev/null && redis_ping; then
+        log "redis: already running (pid $(redis_pid))"
+    else
+        log "redis: starting on 127.0.0.1:$REDIS_PORT (log $REDIS_LOG)"
+        rm -f "$REDIS_PID"
+        # Bound to loopback only, so protected mode has nothing to protect.
+        redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode no \
+            --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
+            --dir "$REDIS_DIR" --save '' --appendonly no >/dev/null \
+            || die "redis-server failed to start (see $REDIS_LOG)"
+    fi
+    local deadline=$((SECONDS + START_TIMEOUT))
+    until redis_ping; do
+        if (( SECONDS >= deadline )); then
+            tail -n 20 "$REDIS_LOG" >&2 || true
+            die "redis not answering on 127.0.0.1:$REDIS_PORT after ${START_TIMEOUT}s (port taken?)"
+        fi
+        sleep 0.2
+    done
+}
+
+redis_stop() {
+    local pid
+    if pid="$(redis_pid)"; then
+        log "redis: stopping (pid $pid)"
+        kill -TERM "$pid"
+        local deadline=$((SECONDS + 30))
+        while kill -0 "$pid" 2>/dev/null; do
+            (( SECONDS < deadline )) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+            sleep 0.1
+        done
+        rm -f "$REDIS_PID"
+    else
+        log "redis: not running"
+    fi
+}
+
+# --- env file ---------------------------------------------------------------
+
+write_env() {
+    mkdir -p "$DEV_DIR"
+    cat >"$ENV_FILE" <<EOF
+# Written by scripts/dev-services.sh start; load with: source .dev/env
+export DATABASE_URL=$DATABASE_URL_VALUE
+export REDIS_URL=$REDIS_URL_VALUE
+EOF
+}
+
+# --- commands ---------------------------------------------------------------
+
+cmd_start() {
+    ensure_installed
+    ensure_pg_os_user
+    prepare_data_area
+    pg_start
+    redis_start
+    write_env
+    log "ready: DATABASE_URL=$DATABASE_URL_VALUE REDIS_URL=$REDIS_URL_VALUE"
+    log "load with: source $ENV_FILE"
+}
+
+cmd_stop() {
+    find_pg_bin || true
+    ensure_pg_os_user
+    pg_stop
+    redis_stop
+}
+
+cmd_status() {
+    local ok=0 pid port
+    find_pg_bin || true
+    ensure_pg_os_user
+    # Report the ports the running servers were actually started with.
+    port="$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$PGDATA_DIR/sitejobs-dev.conf" 2>/dev/null || true)"
+    [[ -n "$port" ]] && PG_PORT="$port"
+    if pid="$(redis_pid)"; then
+        port="$(tr '\0' ' ' <"/proc/$pid/cmdline" | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 | cut -d: -f2 || true)"
+        [[ -n "$port" ]] && REDIS_PORT="$port"
+    fi
+    if pg_running; then
+        pid="$(head -n1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)"
+        echo "postgres: running (pid $pid) on 127.0.0.1:$PG_PORT, data $PGDATA_DIR"
+    else
+        echo "postgres: stopped (data $PGDATA_DIR)"
+        ok=3
+    fi
+    if pid="$(redis_pid)" && redis_ping; then
+        echo "redis:    running (pid $pid) on 127.0.0.1:$REDIS_PORT, data $REDIS_DIR"
+    elif pid="$(redis_pid)"; then
+        echo "redis:    process $pid alive but not answering on 127.0.0.1:$REDIS_PORT"
+        ok=3
+    else
+        echo "redis:    stopped"
+        ok=3
+    fi
+    return $ok
+}
+
+cmd_env() {
+    if [[ -f "$ENV_FILE" ]]; then
+        grep '^export ' "$ENV_FILE"
+    else
+        printf 'export DATABASE_URL=%s\nexport REDIS_URL=%s\n' "$DATABASE_URL_VALUE" "$REDIS_URL_VALUE"
+    fi
+}
+
+usage() {
+    echo "usage: $0 start|stop|status|env" >&2
+    exit 2
+}
+
+[[ $# -eq 1 ]] || usage
+case "$1" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    -h|--help|help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) usage ;;
+esac

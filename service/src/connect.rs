@@ -1,0 +1,108 @@
+//! Connecting to PostgreSQL and Redis with short timeouts and one-line errors
+//! that say which server failed and how to fix it.
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::error::JobError;
+
+/// How long a connection attempt may take before it is reported.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const DB_HINT: &str = "set DATABASE_URL or --database-url, or start the dev services with scripts/dev-services.sh start";
+const REDIS_HINT: &str =
+    "set REDIS_URL or --redis-url, or start the dev services with scripts/dev-services.sh start";
+
+/// Opens a pool on `url` and checks that the server answers.
+pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConnection, JobError> {
+    let shown = redact(url);
+    probe_db(url, &shown).await?;
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(CONNECT_TIMEOUT.saturating_mul(3))
+        .sqlx_logging(false);
+    let db = tokio::time::timeout(CONNECT_TIMEOUT, Database::connect(opts))
+        .await
+        .map_err(|_| {
+            JobError::Unreachable(format!(
+                "cannot connect to PostgreSQL at {shown}: timed out after {}s; {DB_HINT}",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| {
+            JobError::Unreachable(format!(
+                "cannot connect to PostgreSQL at {shown}: {}; {DB_HINT}",
+                crate::error::clean_db_message(&e)
+            ))
+        })?;
+    Ok(db)
+}
+
+/// One direct connection first: the pool retries a refused connection until
+/// its timeout, which hides the reason (refused, bad password, no such database).
+async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    let conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url))
+        .await
+        .map_err(|_| {
+            JobError::Unreachable(format!(
+                "cannot connect to PostgreSQL at {shown}: timed out after {}s; {DB_HINT}",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| {
+            JobError::Unreachable(format!(
+                "cannot connect to PostgreSQL at {shown}: {}; {DB_HINT}",
+                crate::error::clean_message(&e.to_string())
+            ))
+        })?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Opens a multiplexed Redis connection and checks it with a PING.
+pub async fn connect_redis(url: &str) -> Result<redis::aio::MultiplexedConnection, JobError> {
+    let shown = redact(url);
+    let unreachable = |why: String| {
+        JobError::Unreachable(format!(
+            "cannot connect to Redis at {shown}: {why}; {REDIS_HINT}"
+        ))
+    };
+    let client = redis::Client::open(url).map_err(|e| unreachable(e.to_string()))?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(Duration::from_secs(60)));
+    let mut conn = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        client.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    .map_err(|_| unreachable(format!("timed out after {}s", CONNECT_TIMEOUT.as_secs())))?
+    .map_err(|e| unreachable(e.to_string()))?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok(conn)
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

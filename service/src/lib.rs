@@ -1,0 +1,19 @@
+//! sitejobs' service layer: the scheduled jobs of a community video site and
+//! the machinery they share. Each job lives in [`jobs`], with its naive
+//! strategy (the write-ups' original round trips, kept to be measured) beside
+//! the optimized one; [`runner::run_job`] gives every job its lock, statement
+//! counts, history row and JSON report; [`connect`] opens the servers with
+//! short timeouts and one-line errors.
+pub mod connect;
+pub mod error;
+pub mod jobs;
+pub mod progress;
+pub mod redis_count;
+pub mod runner;
+
+pub use error::JobError;
+pub use redis;
+pub use runner::{
+    run_job, Job, JobContext, JobOutput, RunOptions, RunReport, RunStatus, Services, Strategy,
+};
+pub use sea_orm;

@@ -1,0 +1,103 @@
+//! The `job_runs` history: a row when a run starts, completed when it ends.
+use chrono::Utc;
+use entity::job_run;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+
+use super::RunReport;
+use crate::error::JobError;
+
+fn host() -> Option<String> {
+    std::env::var("HOSTNAME").ok().or_else(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|s| s.trim().to_owned())
+    })
+}
+
+fn new_row(report: &RunReport, status: &str, tick: Option<&str>) -> job_run::ActiveModel {
+    job_run::ActiveModel {
+        job: Set(report.job.clone()),
+        lock_key: Set(report.lock_key.clone()),
+        strategy: Set(report.strategy.as_str().to_owned()),
+        params: Set(report.params.clone()),
+        started_at: Set(report.started_at),
+        status: Set(status.to_owned()),
+        rows: Set(0),
+        db_statements: Set(0),
+        redis_commands: Set(0),
+        host: Set(host()),
+        tick: Set(tick.map(str::to_owned)),
+        ..Default::default()
+    }
+}
+
+/// Inserts the `running` row. With a tick, returns `None` when another
+/// process already claimed that tick (the unique key on `tick` decides).
+pub async fn start(
+    db: &impl ConnectionTrait,
+    report: &RunReport,
+    tick: Option<&str>,
+) -> Result<Option<i64>, JobError> {
+    let inserted = job_run::Entity::insert(new_row(report, "running", tick))
+        .on_conflict(
+            OnConflict::column(job_run::Column::Tick)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_with_returning_keys(db)
+        .await?;
+    Ok(inserted.into_iter().next())
+}
+
+/// Records a run that found its lock held and did nothing.
+pub async fn record_locked(db: &impl ConnectionTrait, report: &RunReport) -> Result<(), JobError> {
+    let mut row = new_row(report, "locked", None);
+    row.finished_at = Set(Some(Utc::now()));
+    row.error = Set(report.error.clone());
+    job_run::Entity::insert(row).exec(db).await?;
+    Ok(())
+}
+
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    id: i64,
+    report: &RunReport,
+) -> Result<(), JobError> {
+    job_run::Entity::update(job_run::ActiveModel {
+        id: Set(id),
+        finished_at: Set(Some(Utc::now())),
+        status: Set(report.status.as_str().to_owned()),
+        rows: Set(report.rows as i64),
+        db_statements: Set(report.db_statements as i64),
+        redis_commands: Set(report.redis_commands as i64),
+        error: Set(report.error.clone()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes the row of a run rejected as bad input: such a run writes nothing.
+pub async fn forget(db: &impl ConnectionTrait, id: i64) -> Result<(), JobError> {
+    job_run::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// The most recent runs, newest first, optionally of one job.
+pub async fn recent(
+    db: &impl ConnectionTrait,
+    job: Option<&str>,
+    limit: u64,
+) -> Result<Vec<job_run::Model>, JobError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut query = job_run::Entity::find()
+        .order_by_desc(job_run::Column::StartedAt)
+        .order_by_desc(job_run::Column::Id)
+        .limit(limit);
+    if let Some(job) = job {
+        query = query.filter(job_run::Column::Job.eq(job));
+    }
+    Ok(query.all(db).await?)
+}

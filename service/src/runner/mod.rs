@@ -1,0 +1,377 @@
+//! The code every job shares. [`run_job`] wraps one run of a [`Job`] and gives it,
+//! with no code in the job itself: an advisory lock per job key (held on a
+//! dedicated connection for the whole run), exact counts of the SQL statements
+//! and Redis commands the job sent, a row in `job_runs`, and one [`RunReport`]
+//! that the CLI prints as the run's JSON line and maps to an exit code.
+pub mod history;
+pub mod lock;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+use crate::error::JobError;
+use crate::progress::Progress;
+use crate::redis_count::CountingRedis;
+
+/// How a job talks to the database and Redis: the write-ups' original round
+/// trips, kept for measurement, or the production path. Both keep every guarantee.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Naive,
+    #[default]
+    Optimized,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Naive => "naive",
+            Self::Optimized => "optimized",
+        }
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = JobError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "naive" => Ok(Self::Naive),
+            "optimized" => Ok(Self::Optimized),
+            other => Err(JobError::bad_input(format!(
+                "unknown strategy '{other}': use naive or optimized"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The servers a run may use. Redis is optional: only jobs that need it connect.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub redis: Option<redis::aio::MultiplexedConnection>,
+}
+
+/// What a job sees while it runs: counting connections and a progress reporter.
+pub struct JobContext {
+    db: DatabaseConnection,
+    redis: Option<CountingRedis>,
+    db_statements: Arc<AtomicU64>,
+    redis_commands: Arc<AtomicU64>,
+    pub strategy: Strategy,
+    quiet: bool,
+}
+
+impl JobContext {
+    /// A context whose connections count every statement and command sent through them.
+    pub fn new(services: &Services, strategy: Strategy) -> Self {
+        let db_statements = Arc::new(AtomicU64::new(0));
+        let redis_commands = Arc::new(AtomicU64::new(0));
+        // A clone with its own callback shares the pool but counts only its own statements.
+        let mut db = services.db.clone();
+        let counter = db_statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let redis = services
+            .redis
+            .clone()
+            .map(|conn| CountingRedis::new(conn, redis_commands.clone()));
+        Self {
+            db,
+            redis,
+            db_statements,
+            redis_commands,
+            strategy,
+            quiet: false,
+        }
+    }
+
+    /// Hide progress output (tests, benchmarks' children keep their logs).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// The counting database connection: every statement sent through it (or a
+    /// transaction begun on it) is counted.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A counting Redis connection (cheap to clone), or an error when none is configured.
+    pub fn redis(&self) -> Result<CountingRedis, JobError> {
+        self.redis.clone().ok_or_else(|| {
+            JobError::Unreachable("this job needs Redis: set REDIS_URL or --redis-url".to_string())
+        })
+    }
+
+    /// Counts statements sent outside SeaORM (a raw `COPY` on the sqlx pool).
+    pub fn count_statements(&self, n: u64) {
+        self.db_statements.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn db_statements(&self) -> u64 {
+        self.db_statements.load(Ordering::Relaxed)
+    }
+
+    pub fn redis_commands(&self) -> u64 {
+        self.redis_commands.load(Ordering::Relaxed)
+    }
+
+    /// A progress reporter for `total` units (bar on a terminal, log lines otherwise).
+    pub fn progress(&self, label: &str, total: Option<u64>) -> Progress {
+        if self.quiet {
+            Progress::hidden(label)
+        } else {
+            Progress::new(label, total)
+        }
+    }
+}
+
+/// What a job reports back: the rows the contract counts, and anything else worth keeping.
+#[derive(Debug, Default)]
+pub struct JobOutput {
+    pub rows: u64,
+    pub details: serde_json::Value,
+}
+
+impl JobOutput {
+    pub fn rows(rows: u64) -> Self {
+        Self {
+            rows,
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// One scheduled job. Implementations hold their validated options; `run`
+/// does the work through the context's counting connections.
+pub trait Job: Send + Sync {
+    /// The job's name as the CLI spells it (`purge-emails`).
+    fn name(&self) -> &'static str;
+
+    /// The advisory-lock key: two runs with the same key never overlap.
+    fn lock_key(&self) -> String {
+        self.name().to_owned()
+    }
+
+    /// The run's parameters, as recorded in `job_runs` and the JSON line.
+    fn params(&self) -> serde_json::Value;
+
+    fn needs_redis(&self) -> bool {
+        false
+    }
+
+    /// Checks input against the database before anything is locked or written
+    /// (an unknown community, say). Return [`JobError::BadInput`] to reject.
+    fn validate(
+        &self,
+        _db: &DatabaseConnection,
+    ) -> impl Future<Output = Result<(), JobError>> + Send {
+        async { Ok(()) }
+    }
+
+    fn run(&self, ctx: &JobContext) -> impl Future<Output = Result<JobOutput, JobError>> + Send;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Error,
+    Locked,
+    /// Rejected before anything was written; the CLI prints no JSON line for it.
+    BadInput,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Locked => "locked",
+            Self::BadInput => "bad_input",
+        }
+    }
+
+    /// The contract's exit codes.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Error => 1,
+            Self::BadInput => 2,
+            Self::Locked => 75,
+        }
+    }
+}
+
+/// The outcome of one run: printed as one JSON line on stdout.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub job: String,
+    pub strategy: Strategy,
+    pub status: RunStatus,
+    pub rows: u64,
+    pub duration_ms: u64,
+    pub db_statements: u64,
+    pub redis_commands: u64,
+    pub run_id: Option<i64>,
+    pub lock_key: String,
+    pub params: serde_json::Value,
+    pub started_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+impl RunReport {
+    pub fn exit_code(&self) -> u8 {
+        self.status.exit_code()
+    }
+
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"job":"{}","status":"error","error":"{e}"}}"#, self.job)
+        })
+    }
+}
+
+/// How to run: the strategy, whether to wait for a held lock, and the schedule
+/// tick this run claims (so two schedulers never run the same tick twice).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub strategy: Strategy,
+    pub wait: bool,
+    pub tick: Option<String>,
+    pub quiet: bool,
+}
+
+/// Runs `job` once under its lock, counts what it sent, records it in
+/// `job_runs`, and reports. Never panics on a failing database: every failure
+/// becomes a report with status `error` (or `bad_input`).
+pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) -> RunReport {
+    let clock = Instant::now();
+    let mut report = RunReport {
+        job: job.name().to_owned(),
+        strategy: opts.strategy,
+        status: RunStatus::Ok,
+        rows: 0,
+        duration_ms: 0,
+        db_statements: 0,
+        redis_commands: 0,
+        run_id: None,
+        lock_key: job.lock_key(),
+        params: job.params(),
+        started_at: Utc::now(),
+        error: None,
+        details: serde_json::Value::Null,
+    };
+    let fail = |mut report: RunReport, status: RunStatus, e: &JobError| {
+        report.status = status;
+        report.error = Some(e.to_string());
+        report.duration_ms = clock.elapsed().as_millis() as u64;
+        report
+    };
+    if job.needs_redis() && services.redis.is_none() {
+        let e = JobError::Unreachable("this job needs Redis: set REDIS_URL or --redis-url".into());
+        return fail(report, RunStatus::Error, &e);
+    }
+    if let Err(e) = job.validate(&services.db).await {
+        let status = if e.is_bad_input() {
+            RunStatus::BadInput
+        } else {
+            RunStatus::Error
+        };
+        return fail(report, status, &e);
+    }
+    let guard = match lock::acquire(&services.db, &report.lock_key, opts.wait).await {
+        Ok(Some(guard)) => guard,
+        Ok(None) => {
+            let e = JobError::Other(format!(
+                "{} is already running elsewhere (lock '{}'); consider --wait",
+                report.job, report.lock_key
+            ));
+            let report = fail(report, RunStatus::Locked, &e);
+            // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
+            let _ = history::record_locked(&services.db, &report).await;
+            return report;
+        }
+        Err(e) => return fail(report, RunStatus::Error, &e),
+    };
+    match history::start(&services.db, &report, opts.tick.as_deref()).await {
+        Ok(Some(id)) => report.run_id = Some(id),
+        Ok(None) => {
+            guard.release().await;
+            let e = JobError::Other(format!(
+                "tick {} was already claimed by another scheduler",
+                opts.tick.as_deref().unwrap_or("")
+            ));
+            return fail(report, RunStatus::Locked, &e);
+        }
+        Err(e) => {
+            guard.release().await;
+            return fail(report, RunStatus::Error, &e);
+        }
+    }
+    let mut ctx = JobContext::new(services, opts.strategy);
+    if opts.quiet {
+        ctx = ctx.quiet();
+    }
+    tracing::info!(job = %report.job, key = %report.lock_key, strategy = %opts.strategy, "job started");
+    let outcome = job.run(&ctx).await;
+    report.db_statements = ctx.db_statements();
+    report.redis_commands = ctx.redis_commands();
+    report.duration_ms = clock.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(out) => {
+            report.rows = out.rows;
+            report.details = out.details;
+        }
+        Err(e) => {
+            report.status = if e.is_bad_input() {
+                RunStatus::BadInput
+            } else {
+                RunStatus::Error
+            };
+            report.error = Some(e.to_string());
+        }
+    }
+    let recorded = match (report.status, report.run_id) {
+        (RunStatus::BadInput, Some(id)) => history::forget(&services.db, id).await,
+        (_, Some(id)) => history::finish(&services.db, id, &report).await,
+        _ => Ok(()),
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "could not record the run in job_runs");
+    }
+    guard.release().await;
+    tracing::info!(
+        job = %report.job,
+        status = report.status.as_str(),
+        rows = report.rows,
+        duration_ms = report.duration_ms,
+        db_statements = report.db_statements,
+        "job finished"
+    );
+    report
+}
