@@ -1,0 +1,186 @@
+//! The runner every job shares: lock, counts, history, rollback, exit codes.
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use service::{run_job, Job, JobContext, JobError, JobOutput, RunOptions, RunStatus};
+use tests::{json_line, stderr, TestDb};
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("bigint")
+}
+
+/// Writes `rows` communities in one transaction, one statement each, then fails if asked.
+struct WriteThenMaybeFail {
+    rows: u64,
+    fail: bool,
+}
+
+impl Job for WriteThenMaybeFail {
+    fn name(&self) -> &'static str {
+        "test-write"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "rows": self.rows })
+    }
+    async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
+        let txn = ctx.db().begin().await?;
+        for i in 0..self.rows {
+            txn.execute_raw(Statement::from_string(
+                txn.get_database_backend(),
+                format!("INSERT INTO communities (name) VALUES ('c{i}')"),
+            ))
+            .await?;
+        }
+        if self.fail {
+            return Err(JobError::Other("injected failure".into()));
+        }
+        txn.commit().await?;
+        Ok(JobOutput::rows(self.rows))
+    }
+}
+
+#[tokio::test]
+async fn statement_count_is_exact_and_includes_transactions() {
+    let t = TestDb::new().await;
+    let report = run_job(
+        &t.services(None),
+        &WriteThenMaybeFail {
+            rows: 7,
+            fail: false,
+        },
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert_eq!(report.rows, 7);
+    // BEGIN and COMMIT are not counted: exactly the seven inserts.
+    assert_eq!(report.db_statements, 7);
+    assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 7);
+}
+
+#[tokio::test]
+async fn failed_run_rolls_back_and_is_recorded() {
+    let t = TestDb::new().await;
+    let report = run_job(
+        &t.services(None),
+        &WriteThenMaybeFail {
+            rows: 3,
+            fail: true,
+        },
+        &RunOptions::default(),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Error);
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 0);
+    let recorded = count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE job = 'test-write' AND status = 'error' AND error LIKE '%injected%' AND finished_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(recorded, 1);
+}
+
+#[tokio::test]
+async fn second_concurrent_run_exits_75_with_a_locked_json_line() {
+    let t = TestDb::new().await;
+    let url = t.url.clone();
+    let slow = std::thread::spawn(move || {
+        std::process::Command::new(tests::sitejobs_bin())
+            .args(["run", "noop", "--sleep-ms", "3000"])
+            .env("DATABASE_URL", url)
+            .output()
+            .expect("run")
+    });
+    // Wait until the slow run holds its lock (its history row says running).
+    for _ in 0..100 {
+        if count(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        )
+        .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = t.cli(None, &["run", "noop"]);
+    assert_eq!(second.status.code(), Some(75), "{}", stderr(&second));
+    let line = json_line(&second);
+    assert_eq!(line["status"], "locked");
+    assert_eq!(line["job"], "noop");
+    assert_eq!(stderr(&second).trim().lines().count(), 1);
+    let first = slow.join().expect("slow run");
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(json_line(&first)["status"], "ok");
+    // The lock is gone once the run ends: a third run gets it.
+    assert_eq!(t.cli(None, &["run", "noop"]).status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn wait_flag_waits_for_the_lock_instead_of_exiting() {
+    let t = TestDb::new().await;
+    let url = t.url.clone();
+    let slow = std::thread::spawn(move || {
+        std::process::Command::new(tests::sitejobs_bin())
+            .args(["run", "noop", "--sleep-ms", "1500"])
+            .env("DATABASE_URL", url)
+            .output()
+            .expect("run")
+    });
+    for _ in 0..100 {
+        if count(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        )
+        .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let waited = t.cli(None, &["run", "noop", "--wait"]);
+    assert_eq!(waited.status.code(), Some(0), "{}", stderr(&waited));
+    assert_eq!(slow.join().expect("slow").status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn run_json_line_has_the_contract_fields_and_history_lists_it() {
+    let t = TestDb::new().await;
+    let out = t.cli(None, &["run", "noop", "--strategy", "naive"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = json_line(&out);
+    for field in [
+        "job",
+        "strategy",
+        "status",
+        "rows",
+        "duration_ms",
+        "db_statements",
+        "redis_commands",
+    ] {
+        assert!(line.get(field).is_some(), "missing {field} in {line}");
+    }
+    assert_eq!(line["strategy"], "naive");
+    assert_eq!(line["db_statements"], 1);
+    let runs = t.cli(None, &["runs", "--json", "--limit", "5"]);
+    let text = tests::stdout(&runs);
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a run")).expect("json");
+    assert_eq!(first["job"], "noop");
+    assert_eq!(first["status"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_strategy_is_bad_input() {
+    let t = TestDb::new().await;
+    let out = t.cli(None, &["run", "noop", "--strategy", "fast"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(tests::stdout(&out).is_empty(), "no JSON line for bad input");
+    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+}
