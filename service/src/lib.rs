@@ -4,10 +4,12 @@
 //! the optimized one; [`runner::run_job`] gives every job its lock, statement
 //! counts, history row and JSON report; [`connect`] opens the servers with
 //! short timeouts and one-line errors.
+pub mod bench;
 pub mod connect;
 pub mod error;
 pub mod jobs;
 pub mod progress;
+pub mod scale;
 pub mod redis_count;
 pub mod runner;
 
