@@ -9,9 +9,9 @@ pub mod connect;
 pub mod error;
 pub mod jobs;
 pub mod progress;
-pub mod scale;
 pub mod redis_count;
 pub mod runner;
+pub mod scale;
 
 pub use error::JobError;
 pub use redis;

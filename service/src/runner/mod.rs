@@ -238,6 +238,9 @@ pub struct RunReport {
     pub lock_key: String,
     pub params: serde_json::Value,
     pub started_at: DateTime<Utc>,
+    /// This process's peak resident memory so far (VmHWM), in KiB, when the OS tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
@@ -283,6 +286,7 @@ pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) ->
         lock_key: job.lock_key(),
         params: job.params(),
         started_at: Utc::now(),
+        peak_rss_kb: None,
         error: None,
         details: serde_json::Value::Null,
     };
@@ -365,6 +369,7 @@ pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) ->
         tracing::warn!(error = %e, "could not record the run in job_runs");
     }
     guard.release().await;
+    report.peak_rss_kb = peak_rss_kb();
     tracing::info!(
         job = %report.job,
         status = report.status.as_str(),
@@ -374,4 +379,11 @@ pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) ->
         "job finished"
     );
     report
+}
+
+/// Peak resident set size of this process in KiB, from `/proc/self/status`.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
