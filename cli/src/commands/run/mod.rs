@@ -1,5 +1,8 @@
 //! `sitejobs run <job>`: builds the job's options from its flags, hands it to
 //! the runner, prints the one JSON line, and exits with the run's code.
+//! Each job's flags live in a file of their own beside this one.
+mod noop;
+
 use std::process::ExitCode;
 
 use service::{run_job, Job, RunOptions, RunStatus, Strategy};
@@ -29,31 +32,13 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum JobCmd {
-    /// A no-op job that proves the runner (lock, counts, history); sleeps if asked.
-    Noop {
-        #[command(flatten)]
-        common: Common,
-        #[arg(long, default_value_t = 0)]
-        sleep_ms: u64,
-        /// Fail after sleeping (to see the error path).
-        #[arg(long)]
-        fail: bool,
-    },
+    /// A no-op job that proves the runner (lock, counts, history); sleeps or fails if asked.
+    Noop(noop::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.job {
-        JobCmd::Noop {
-            common,
-            sleep_ms,
-            fail,
-        } => {
-            let job = service::jobs::noop::Noop {
-                sleep_ms: *sleep_ms,
-                fail: *fail,
-            };
-            execute(cli, common, &job).await
-        }
+        JobCmd::Noop(a) => noop::run(cli, a).await,
     }
 }
 

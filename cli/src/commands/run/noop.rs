@@ -1,0 +1,26 @@
+//! `sitejobs run noop [--sleep-ms N] [--fail]`: the runner's smoke test.
+use std::process::ExitCode;
+
+use service::jobs::noop::Noop;
+
+use super::{execute, Common};
+use crate::Cli;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value_t = 0)]
+    pub sleep_ms: u64,
+    /// Fail after sleeping (to see the error path).
+    #[arg(long)]
+    pub fail: bool,
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    let job = Noop {
+        sleep_ms: args.sleep_ms,
+        fail: args.fail,
+    };
+    execute(cli, &args.common, &job).await
+}
