@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Measure every job's strategies in child processes and print the table.
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {

@@ -106,3 +106,23 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+/// `url` with its database name replaced by `db` (query string kept).
+pub fn url_with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    match base[after_scheme..].find('/') {
+        Some(i) => format!("{}/{db}{query}", &base[..after_scheme + i]),
+        None => format!("{base}/{db}{query}"),
+    }
+}
+
+/// The database name of `url` (`sitejobs` in `postgres://u@h:5432/sitejobs`).
+pub fn database_name(url: &str) -> Option<String> {
+    let base = &url[..url.find('?').unwrap_or(url.len())];
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let path = &base[after_scheme..];
+    path.find('/')
+        .map(|i| path[i + 1..].to_owned())
+        .filter(|s| !s.is_empty())
+}

@@ -49,3 +49,36 @@ pub enum FloorKind {
     /// REDIS_URL in its environment (`redis-cli --pipe < file`).
     Shell(String),
 }
+
+pub mod harness;
+
+use sea_orm::DatabaseConnection;
+
+use crate::error::JobError;
+use crate::scale::Scale;
+
+/// Every job that has bench cases, in the order the table shows them.
+pub const BENCH_JOBS: &[&str] = &["noop"];
+
+/// The cases of `job` at `scale`, their data prepared in `db`.
+pub async fn cases_for(
+    db: &DatabaseConnection,
+    job: &str,
+    scale: Scale,
+) -> Result<Vec<BenchCase>, JobError> {
+    let _ = (db, scale);
+    match job {
+        "noop" => Ok(vec![BenchCase {
+            job: "noop",
+            label: "one statement".into(),
+            args: vec!["noop".into()],
+            naive: NaivePlan::Full,
+            reset_sql: vec![],
+            floors: vec![],
+        }]),
+        other => Err(JobError::bad_input(format!(
+            "no bench cases for job '{other}': choose from {}",
+            BENCH_JOBS.join(", ")
+        ))),
+    }
+}

@@ -77,3 +77,20 @@ async fn migrate_status_lists_every_migration() {
         <migration::Migrator as migration::MigratorTrait>::migrations().len()
     );
 }
+
+#[tokio::test]
+async fn a_dotenv_file_in_the_working_directory_supplies_the_database_url() {
+    let t = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("sitejobs-dotenv-{}", t.name));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join(".env"), format!("DATABASE_URL={}\n", t.url)).expect("write .env");
+    let out = std::process::Command::new(tests::sitejobs_bin())
+        .args(["run", "noop"])
+        .env_remove("DATABASE_URL")
+        .current_dir(&dir)
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(tests::json_line(&out)["status"], "ok");
+}

@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test gets its own database
 //! (`TestDb`) and Redis key prefix (`TestRedis`), so they run in parallel.
+mod bench;
 mod cli;
 mod denormalize_profiles;
 mod harness;

@@ -1,0 +1,146 @@
+//! `sitejobs bench`: prepares (or reuses) a database of its own per scale, runs
+//! every job's bench cases with each strategy in child processes, prints the
+//! table and writes it as Markdown and JSON (for the README's benchmark section).
+use std::process::ExitCode;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::ConnectionTrait;
+use service::bench::harness::{self, BenchOptions};
+use service::bench::{cases_for, BENCH_JOBS};
+use service::connect::{connect_db, database_name, url_with_database};
+use service::scale::Scale;
+use service::Strategy;
+
+use crate::commands::bad_input;
+use crate::Cli;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// Jobs to measure (comma-separated); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub jobs: Vec<String>,
+    /// Strategies to run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "naive,optimized", value_parser = parse_strategy)]
+    pub strategies: Vec<Strategy>,
+    /// Runs per case and strategy; the table shows the median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Folder for bench-<scale>.md and bench-<scale>.json.
+    #[arg(long, default_value = "bench-results")]
+    pub out: std::path::PathBuf,
+    /// Database to prepare and run in (default: <DATABASE_URL's database>_bench_<scale>).
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse().map_err(|e: service::JobError| e.to_string())
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse().map_err(|e: service::JobError| e.to_string())
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    let jobs: Vec<String> = if args.jobs.is_empty() {
+        BENCH_JOBS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.jobs.clone()
+    };
+    if let Some(bad) = jobs.iter().find(|j| !BENCH_JOBS.contains(&j.as_str())) {
+        return Err(bad_input(format!(
+            "no bench cases for job '{bad}': choose from {}",
+            BENCH_JOBS.join(", ")
+        )));
+    }
+    let admin = crate::config::database(cli).await?;
+    let admin_url = cli.database_url.clone().unwrap_or_default();
+    let name = args.database.clone().unwrap_or_else(|| {
+        format!(
+            "{}_bench_{}",
+            database_name(&admin_url).unwrap_or_else(|| "sitejobs".into()),
+            args.scale
+        )
+    });
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(bad_input(format!(
+            "bench database name '{name}' must be letters, digits and _"
+        )));
+    }
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            admin.get_database_backend(),
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.clone().into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        // CREATE DATABASE takes no bind parameters; the name was checked above.
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+    }
+    let url = url_with_database(&admin_url, &name);
+    let db = connect_db(&url, 4).await?;
+    Migrator::up(&db, None).await?;
+    let opts = BenchOptions {
+        exe: std::env::current_exe()?,
+        database_url: url,
+        redis_url: cli.redis_url.clone(),
+        strategies: args.strategies.clone(),
+        repeat: args.repeat,
+    };
+    let mut rows = Vec::new();
+    for job in &jobs {
+        tracing::info!(job = %job, scale = %args.scale, database = %name, "preparing bench cases");
+        let cases = cases_for(&db, job, args.scale).await?;
+        rows.extend(harness::run_cases(&db, &opts, &cases).await?);
+    }
+    let table = harness::markdown(&rows);
+    let header = machine_header(&db, args).await;
+    println!("{header}\n\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let base = args.out.join(format!("bench-{}", args.scale));
+    std::fs::write(base.with_extension("md"), format!("{header}\n\n{table}"))?;
+    std::fs::write(
+        base.with_extension("json"),
+        serde_json::to_string_pretty(
+            &serde_json::json!({ "scale": args.scale, "machine": header, "rows": rows }),
+        )?,
+    )?;
+    eprintln!("wrote {}.md and .json", base.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Scale, cores, memory and server version: numbers mean nothing without them.
+async fn machine_header(db: &sea_orm::DatabaseConnection, args: &Args) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or("?".to_owned(), |kb| format!("{:.0}", kb / 1024.0 / 1024.0));
+    let version = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SHOW server_version",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get_by_index::<String>(0).ok())
+        .unwrap_or_default();
+    format!(
+        "Scale `{}`, median of {} run(s); {cores} cores, {mem_gib} GiB, PostgreSQL {version}; {}.",
+        args.scale,
+        args.repeat,
+        chrono::Utc::now().format("%Y-%m-%d")
+    )
+}
