@@ -58,7 +58,7 @@ use crate::error::JobError;
 use crate::scale::Scale;
 
 /// Every job that has bench cases, in the order the table shows them.
-pub const BENCH_JOBS: &[&str] = &["noop"];
+pub const BENCH_JOBS: &[&str] = &["noop", "denormalize-profiles"];
 
 /// The cases of `job` at `scale`, their data prepared in `db`.
 pub async fn cases_for(
@@ -76,6 +76,7 @@ pub async fn cases_for(
             reset_sql: vec![],
             floors: vec![],
         }]),
+        "denormalize-profiles" => crate::jobs::denormalize_profiles::bench::cases(db, scale).await,
         other => Err(JobError::bad_input(format!(
             "no bench cases for job '{other}': choose from {}",
             BENCH_JOBS.join(", ")
