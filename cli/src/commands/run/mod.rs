@@ -1,6 +1,7 @@
 //! `sitejobs run <job>`: builds the job's options from its flags, hands it to
 //! the runner, prints the one JSON line, and exits with the run's code.
 //! Each job's flags live in a file of their own beside this one.
+mod daily_impressions;
 mod noop;
 
 use std::process::ExitCode;
@@ -34,11 +35,14 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 pub enum JobCmd {
     /// A no-op job that proves the runner (lock, counts, history); sleeps or fails if asked.
     Noop(noop::Args),
+    /// Aggregate one UTC day (default: yesterday) of impressions into daily_impression_stats, with tags.
+    DailyImpressions(daily_impressions::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.job {
         JobCmd::Noop(a) => noop::run(cli, a).await,
+        JobCmd::DailyImpressions(a) => daily_impressions::run(cli, a).await,
     }
 }
 
