@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test gets its own database
 //! (`TestDb`) and Redis key prefix (`TestRedis`), so they run in parallel.
 mod cli;
+mod daily_impressions;
 mod harness;
 mod runner;
 mod schema;

@@ -27,7 +27,9 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 fn parse_chunk_size(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("'{s}' is not a chunk size: expected an integer of at least 1")),
+        _ => Err(format!(
+            "'{s}' is not a chunk size: expected an integer of at least 1"
+        )),
     }
 }
 

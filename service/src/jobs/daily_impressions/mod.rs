@@ -16,18 +16,18 @@
 //! stats rows go in with chunked multi-row `INSERT ... RETURNING` (a chunk
 //! stays under PostgreSQL's 65,535 bind parameters), the tags of every content
 //! of the day come back in one query instead of one per row, and the links go
-//! in with chunked multi-row inserts too: `4 + ceil(stats / chunk) +
+//! in with chunked multi-row inserts too: `3 + ceil(stats / chunk) +
 //! ceil(links / chunk)` statements instead of `2 + 2 * stats + links`.
 pub mod bench;
 pub mod naive;
 pub mod optimized;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
-use sea_orm::sea_query::Expr;
 
 use entity::{daily_impression_stats, impression};
 
@@ -74,9 +74,13 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, JobError> {
     let bad = || JobError::bad_input(format!("malformed date '{s}': expected YYYY-MM-DD"));
     let t = s.trim();
     let well_formed = t.len() == 10
-        && t.bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && t.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     if !well_formed {
         return Err(bad());
     }
@@ -143,10 +147,12 @@ impl Job for DailyImpressions {
             Strategy::Optimized => optimized::write_day(&txn, ctx, self).await?,
         };
         txn.commit().await?;
-        Ok(JobOutput::rows(written.stats).with_details(serde_json::json!({
-            "date": self.day.date.to_string(),
-            "links": written.links,
-        })))
+        Ok(
+            JobOutput::rows(written.stats).with_details(serde_json::json!({
+                "date": self.day.date.to_string(),
+                "links": written.links,
+            })),
+        )
     }
 }
 

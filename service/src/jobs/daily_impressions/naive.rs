@@ -2,7 +2,9 @@
 //! stats row on its own, look its tags up on its own, and insert each link on
 //! its own (`2 + 2 * stats + links` statements). Same transaction, same
 //! replace-the-day idempotency and same results as the optimized strategy.
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use entity::{content_tag, daily_impression_stats, daily_impression_stats_tag};
 
@@ -63,7 +65,11 @@ async fn tags_of(
         .await?)
 }
 
-async fn insert_link(db: &impl ConnectionTrait, stats_id: i64, tag_id: i64) -> Result<(), JobError> {
+async fn insert_link(
+    db: &impl ConnectionTrait,
+    stats_id: i64,
+    tag_id: i64,
+) -> Result<(), JobError> {
     daily_impression_stats_tag::ActiveModel {
         daily_impression_stats_id: Set(stats_id),
         tag_id: Set(tag_id),

@@ -1,7 +1,7 @@
 //! The production path, in the naive strategy's order: delete the day,
 //! aggregate in PostgreSQL, insert the stats rows in chunked multi-row inserts
 //! that return the new ids, fetch the tags of all the day's contents in one
-//! query, and insert the links in chunks (`4 + ceil(stats / chunk) +
+//! query, and insert the links in chunks (`3 + ceil(stats / chunk) +
 //! ceil(links / chunk)` statements). Memory: the day's counts, ids and links
 //! (100k contents with 3 tags: a few tens of MB) are held at once, which keeps
 //! the tags to one query.
@@ -116,12 +116,12 @@ async fn insert_links(
     chunk: usize,
 ) -> Result<(), JobError> {
     for part in links.chunks(chunk) {
-        let rows = part
-            .iter()
-            .map(|&(stats_id, tag_id)| daily_impression_stats_tag::ActiveModel {
+        let rows = part.iter().map(
+            |&(stats_id, tag_id)| daily_impression_stats_tag::ActiveModel {
                 daily_impression_stats_id: Set(stats_id),
                 tag_id: Set(tag_id),
-            });
+            },
+        );
         daily_impression_stats_tag::Entity::insert_many(rows)
             .exec_without_returning(db)
             .await?;
