@@ -458,3 +458,43 @@ async fn the_default_date_is_yesterday_in_utc() {
     assert_eq!(line["rows"], 1);
     assert_eq!(line["strategy"], "optimized");
 }
+
+#[tokio::test]
+async fn bench_cases_prepare_their_data_once_and_the_floor_matches_the_job() {
+    use service::bench::{FloorKind, NaivePlan};
+    use service::jobs::daily_impressions::bench;
+    use service::scale::Scale;
+    let t = TestDb::new().await;
+    let cases = bench::cases(&t.db, Scale::Tiny).await.expect("cases");
+    let again = bench::cases(&t.db, Scale::Tiny).await.expect("cases again");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].args, again[0].args);
+    assert!(matches!(cases[0].naive, NaivePlan::Full));
+    assert_eq!(
+        count(&t.db, "SELECT count(*) FROM impressions").await,
+        10_000 + 10_000
+    );
+    assert_eq!(
+        count(&t.db, "SELECT count(*) FROM content_tags").await,
+        3_000
+    );
+    let case = &cases[0];
+    for sql in &case.reset_sql {
+        exec(&t.db, sql).await;
+    }
+    let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+    let out = t.cli(None, &[&["run"], &args[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_line(&out)["rows"], 1_000);
+    assert_eq!(json_line(&out)["details"]["links"], 3_000);
+    let date = &case.args[2];
+    let job = snapshot(&t.db, date, false).await;
+    // The floor, committed this once, writes exactly what the job wrote.
+    let FloorKind::Sql(floor) = &case.floors[0].kind else {
+        panic!("an SQL floor")
+    };
+    for sql in floor {
+        exec(&t.db, sql).await;
+    }
+    assert_eq!(snapshot(&t.db, date, false).await, job);
+}
