@@ -30,12 +30,18 @@ pub async fn write_day(
     job: &DailyImpressions,
 ) -> Result<Written, JobError> {
     let day = &job.day;
+    let clock = std::time::Instant::now();
+    let lap = |phase: &str| tracing::debug!(phase, elapsed_ms = clock.elapsed().as_millis() as u64);
     delete_day(db, day.date).await?;
+    lap("delete");
     let counts = aggregate(db, day).await?;
+    lap("aggregate");
     let progress = ctx.progress("daily-impressions", Some(counts.len() as u64));
     let ids = insert_stats(db, day, &counts, job.stats_chunk(), &progress).await?;
+    lap("stats");
     drop(counts);
     let tags = tags_of_day(db, day).await?;
+    lap("tags");
     let mut links = Vec::with_capacity(tags.len());
     for (content_type_id, object_id, tag_id) in tags {
         let id = ids.get(&(content_type_id, object_id)).ok_or_else(|| {
@@ -46,6 +52,7 @@ pub async fn write_day(
         links.push((*id, tag_id));
     }
     insert_links(db, &links, job.links_chunk()).await?;
+    lap("links");
     progress.finish();
     Ok(Written {
         stats: ids.len() as u64,
