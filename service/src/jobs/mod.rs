@@ -1,4 +1,5 @@
 //! One module per job; each holds the job's options and guarantees (`mod.rs`),
 //! its naive strategy and its optimized strategy.
 pub mod denormalize_profiles;
+pub mod daily_impressions;
 pub mod noop;

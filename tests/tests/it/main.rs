@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod denormalize_profiles;
+mod daily_impressions;
 mod harness;
 mod runner;
 mod schema;

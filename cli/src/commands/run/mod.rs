@@ -2,6 +2,7 @@
 //! the runner, prints the one JSON line, and exits with the run's code.
 //! Each job's flags live in a file of their own beside this one.
 mod denormalize_profiles;
+mod daily_impressions;
 mod noop;
 
 use std::process::ExitCode;
@@ -37,12 +38,15 @@ pub enum JobCmd {
     Noop(noop::Args),
     /// Rebuild denorm_profile_records for one community (--community ID) or all (--all).
     DenormalizeProfiles(denormalize_profiles::Args),
+    /// Aggregate one UTC day (default: yesterday) of impressions into daily_impression_stats, with tags.
+    DailyImpressions(daily_impressions::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.job {
         JobCmd::Noop(a) => noop::run(cli, a).await,
         JobCmd::DenormalizeProfiles(a) => denormalize_profiles::run(cli, a).await,
+        JobCmd::DailyImpressions(a) => daily_impressions::run(cli, a).await,
     }
 }
 
