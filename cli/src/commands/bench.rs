@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::ConnectionTrait;
 use service::bench::harness::{self, BenchOptions};
-use service::bench::{cases_for, BENCH_JOBS};
+use service::bench::{cases_for, has_cases, BENCH_JOBS};
 use service::connect::{connect_db, database_name, url_with_database};
 use service::scale::Scale;
 use service::Strategy;
@@ -49,7 +49,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         args.jobs.clone()
     };
-    if let Some(bad) = jobs.iter().find(|j| !BENCH_JOBS.contains(&j.as_str())) {
+    if let Some(bad) = jobs.iter().find(|j| !has_cases(j)) {
         return Err(bad_input(format!(
             "no bench cases for job '{bad}': choose from {}",
             BENCH_JOBS.join(", ")

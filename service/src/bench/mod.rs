@@ -57,8 +57,9 @@ use sea_orm::DatabaseConnection;
 use crate::error::JobError;
 use crate::scale::Scale;
 
-/// Every job that has bench cases, in the order the table shows them.
-pub const BENCH_JOBS: &[&str] = &["noop", "denormalize-profiles"];
+/// Every job that has bench cases, in the order the table shows them
+/// (`noop`, the runner's smoke test, is benched only when asked for by name).
+pub const BENCH_JOBS: &[&str] = &["denormalize-profiles", "daily-impressions"];
 
 /// The cases of `job` at `scale`, their data prepared in `db`.
 pub async fn cases_for(
@@ -66,7 +67,6 @@ pub async fn cases_for(
     job: &str,
     scale: Scale,
 ) -> Result<Vec<BenchCase>, JobError> {
-    let _ = (db, scale);
     match job {
         "noop" => Ok(vec![BenchCase {
             job: "noop",
@@ -77,9 +77,15 @@ pub async fn cases_for(
             floors: vec![],
         }]),
         "denormalize-profiles" => crate::jobs::denormalize_profiles::bench::cases(db, scale).await,
+        "daily-impressions" => crate::jobs::daily_impressions::bench::cases(db, scale).await,
         other => Err(JobError::bad_input(format!(
             "no bench cases for job '{other}': choose from {}",
             BENCH_JOBS.join(", ")
         ))),
     }
+}
+
+/// Whether `job` has bench cases (the listed jobs, and `noop`).
+pub fn has_cases(job: &str) -> bool {
+    job == "noop" || BENCH_JOBS.contains(&job)
 }
