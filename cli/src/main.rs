@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Title completions served from the Redis sorted set.
+    Autocomplete(commands::autocomplete::Args),
 }
 
 fn main() -> ExitCode {
