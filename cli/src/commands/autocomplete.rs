@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use service::error::JobError;
-use service::jobs::refresh_autocomplete::{check_options, suggest, DEFAULT_KEY, DEFAULT_MAX_PREFIX};
+use service::jobs::refresh_autocomplete::{
+    check_options, suggest, DEFAULT_KEY, DEFAULT_MAX_PREFIX,
+};
 
 use crate::Cli;
 
@@ -52,18 +54,27 @@ pub fn settings(key: Option<&str>, max_prefix: Option<usize>) -> anyhow::Result<
         match (name.as_str(), value) {
             ("key", toml::Value::String(s)) => file_key = Some(s.clone()),
             ("max_prefix" | "max-prefix", toml::Value::Integer(n)) => {
-                file_max = Some(usize::try_from(*n).map_err(|_| bad(format!("{name} must be positive, got {n}")))?)
+                file_max = Some(
+                    usize::try_from(*n)
+                        .map_err(|_| bad(format!("{name} must be positive, got {n}")))?,
+                )
             }
             ("key", _) => return Err(bad("key must be a string".into()).into()),
             ("max_prefix" | "max-prefix", _) => {
                 return Err(bad(format!("{name} must be an integer")).into())
             }
             (other, _) => {
-                return Err(bad(format!("has unknown setting '{other}' (known: key, max_prefix)")).into())
+                return Err(bad(format!(
+                    "has unknown setting '{other}' (known: key, max_prefix)"
+                ))
+                .into())
             }
         }
     }
-    let key = key.map(str::to_owned).or(file_key).unwrap_or_else(|| DEFAULT_KEY.to_owned());
+    let key = key
+        .map(str::to_owned)
+        .or(file_key)
+        .unwrap_or_else(|| DEFAULT_KEY.to_owned());
     let max_prefix = max_prefix.or(file_max).unwrap_or(DEFAULT_MAX_PREFIX);
     check_options(&key, max_prefix)?;
     Ok((key, max_prefix))
@@ -81,7 +92,8 @@ async fn run_suggest(cli: &Cli, args: &SuggestArgs) -> anyhow::Result<ExitCode> 
     let db = crate::config::database(cli).await?;
     let redis = crate::config::redis(cli).await?;
     let mut conn = redis;
-    let found = suggest::suggest(&db, &mut conn, &key, &args.prefix, max_prefix, args.limit).await?;
+    let found =
+        suggest::suggest(&db, &mut conn, &key, &args.prefix, max_prefix, args.limit).await?;
     if args.json {
         let line = serde_json::json!({
             "key": key,

@@ -87,7 +87,10 @@ fn short(n: u64) -> String {
 pub async fn ensure_videos(db: &impl ConnectionTrait, n: u64) -> Result<(), JobError> {
     let backend = db.get_database_backend();
     let have = db
-        .query_one_raw(Statement::from_string(backend, "SELECT count(*) FROM videos"))
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT count(*) FROM videos",
+        ))
         .await?
         .map(|r| r.try_get_by_index::<i64>(0))
         .transpose()?

@@ -127,7 +127,9 @@ pub fn temp_key(key: &str) -> String {
 
 /// The normalised titles, `btrim(lower(title))` computed by PostgreSQL (its
 /// `lower` follows the database's locale, which Rust's would not).
-pub fn normalized_titles(limit_videos: Option<u64>) -> Selector<sea_orm::SelectGetableTuple<String>> {
+pub fn normalized_titles(
+    limit_videos: Option<u64>,
+) -> Selector<sea_orm::SelectGetableTuple<String>> {
     use entity::video;
     let normalized = Func::cust("btrim").arg(Func::lower(Expr::col(video::Column::Title)));
     let mut q = video::Entity::find()
