@@ -662,3 +662,63 @@ async fn settings_come_from_sitejobs_toml_and_flags_win() {
     assert!(stderr(&out).contains("max_prefix"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn bench_cases_prepare_their_titles_and_the_floor_file() {
+    use service::jobs::refresh_autocomplete::bench;
+    let t = TestDb::new().await;
+    let cases = bench::cases(&t.db, service::scale::Scale::Tiny)
+        .await
+        .expect("cases");
+    let count = |db: DatabaseConnection| async move {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) FROM videos",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get_by_index::<i64>(0)
+        .expect("bigint")
+    };
+    assert_eq!(count(t.db.clone()).await, 2_000);
+    // Idempotent: a second call reuses the titles.
+    bench::cases(&t.db, service::scale::Scale::Tiny)
+        .await
+        .expect("cases again");
+    assert_eq!(count(t.db.clone()).await, 2_000);
+    let case = &cases[0];
+    assert_eq!(
+        case.args[..3],
+        ["refresh-autocomplete", "--key", bench::BENCH_KEY]
+    );
+    assert_eq!(case.floors.len(), 2);
+    // The generated titles carry what the job must handle.
+    let odd = oracle(&t.db, 8).await;
+    assert!(
+        odd.iter().any(|m| m.chars().any(|c| c > '\u{2E80}')),
+        "no CJK or emoji"
+    );
+    assert!(
+        odd.iter().any(|m| m.contains('\u{301}')),
+        "no combining mark"
+    );
+}
+
+#[tokio::test]
+async fn limit_videos_reads_only_the_first_videos_by_id() {
+    let (t, redis) = (TestDb::new().await, TestRedis::new().await);
+    insert_titles(&t.db, &owned(&["Zeta", "alpha", "Beta", "gamma"])).await;
+    for strategy in [Strategy::Naive, Strategy::Optimized] {
+        let key = redis.key(strategy.as_str());
+        let mut job = RefreshAutocomplete::new(&key, 2);
+        job.limit_videos = Some(2);
+        let report = refresh_ok(&t, &redis, &job, strategy).await;
+        assert_eq!(
+            members(&redis, &key).await,
+            ["a", "al", "z", "ze"],
+            "{strategy}"
+        );
+        assert_eq!(report.params["limit_videos"], 2);
+    }
+}

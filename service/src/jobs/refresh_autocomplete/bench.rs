@@ -2,14 +2,13 @@
 //! with accents, CJK, emoji and surrounding spaces; floors are `redis-cli
 //! --pipe` loading the same members into an empty key, and `psql` reading the
 //! normalised titles.
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
 use futures::TryStreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::{normalized_titles, prefixes, CHUNK_MEMBERS, DEFAULT_MAX_PREFIX};
+use super::{common_chars, normalized_titles, prefixes, CHUNK_MEMBERS, DEFAULT_MAX_PREFIX};
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
 use crate::scale::Scale;
@@ -83,7 +82,8 @@ fn short(n: u64) -> String {
 }
 
 /// Tops `videos` up to `n` rows (reusing what is there) with deterministic
-/// titles: a few hundred thousand distinct prefixes at 200k titles.
+/// titles of random syllables (mixed case, accents, a combining mark, CJK,
+/// emoji, spaces around): about 414k distinct prefixes at 200k titles.
 pub async fn ensure_videos(db: &impl ConnectionTrait, n: u64) -> Result<(), JobError> {
     let backend = db.get_database_backend();
     let have = db
@@ -102,15 +102,15 @@ pub async fn ensure_videos(db: &impl ConnectionTrait, n: u64) -> Result<(), JobE
     let sql = format!(
         r#"INSERT INTO videos (title)
 SELECT (ARRAY['', '', '', ' ', '  '])[1 + h % 5]
-    || (ARRAY['How to', 'The', 'ÜNBOXING', 'Crème', '東京', '🎬', 'naïve', 'Straße',
-              'Zürich', '日本語の', 'Café', 'Ελληνικά', 'Москва', 'My', 'Best of',
-              'Top 10', 'LIVE:', 'Пицца', 'Ça va', 'Ōsaka', 'e' || chr(769) || 'té', '😀😀'])[1 + h % 22]
-    || ' ' || (ARRAY['cook', 'Pasta', 'garden', 'Tour', 'review', 'ÉTÉ', 'ラーメン', '🚀 launch',
-                     'vlog', 'Day', 'guitar', 'MIX', 'Kids', 'news', 'Ñandú', 'trip'])[1 + (h / 22) % 16]
-    || ' ' || substr(md5(i::text), 1, 1 + (h / 352) % 8)
-    || (ARRAY['', '', ' ', '   '])[1 + (h / 2816) % 4]
-FROM (SELECT i, hashint4(i)::bigint & 2147483647 AS h
-      FROM generate_series({}, {n}) AS i) AS s"#,
+    || s[1 + (h >> 3) % 32] || s[1 + (h >> 8) % 32] || s[1 + (h >> 13) % 32]
+    || ' ' || s[1 + (h >> 18) % 32] || s[1 + (h >> 23) % 32]
+    || ' ' || substr(md5(i::text), 1, 1 + (h >> 28) % 8)
+    || (ARRAY['', '', ' ', '   '])[1 + (h >> 5) % 4]
+FROM (SELECT i, hashint4(i) & 2147483647 AS h,
+             ARRAY['ka', 'Lo', 'mé', 'RI', 'to', 'Ña', 'yo', 'ß', 'Ü', 'be', 'Σο', 'лю',
+                   '東', '京', 'ラ', 'メ', '🎬', '🚀', 'e' || chr(769), 'Çа', 'da', 'NI', 'pu', 'zé',
+                   'of', 'Ōs', 'An', 'go', 'li', 'the', 'my', ' '] AS s
+      FROM generate_series({}, {n}) AS i) AS g"#,
         have + 1
     );
     db.execute_raw(Statement::from_string(backend, sql)).await?;
@@ -119,33 +119,36 @@ FROM (SELECT i, hashint4(i)::bigint & 2147483647 AS h
     Ok(())
 }
 
-/// Writes the members the job would write as a `redis-cli --pipe` file of
-/// `ZADD`s of the job's chunk size, between two `UNLINK`s of the floor key
+/// Writes the members the job would write, in the same (byte) order, as a
+/// `redis-cli --pipe` file of `ZADD`s of the job's chunk size, between two `UNLINK`s of the floor key
 /// (so it loads into an empty key and leaves nothing behind). Returns its path
 /// and the member count.
 async fn write_pipe_file(
     db: &DatabaseConnection,
     scale: Scale,
 ) -> Result<(PathBuf, usize), JobError> {
-    let mut distinct: HashSet<Box<str>> = HashSet::new();
-    let mut stream = normalized_titles(None).stream(db).await?;
+    // The job's own members in the job's own order: sorted titles, new prefixes only.
+    let mut members: Vec<String> = Vec::new();
+    let mut stream = normalized_titles(None, true).stream(db).await?;
+    let mut previous = String::new();
     while let Some(title) = stream.try_next().await? {
-        for p in prefixes(&title, DEFAULT_MAX_PREFIX) {
-            if !distinct.contains(p) {
-                distinct.insert(p.into());
-            }
-        }
+        let skip = common_chars(&previous, &title);
+        members.extend(
+            prefixes(&title, DEFAULT_MAX_PREFIX)
+                .skip(skip)
+                .map(str::to_owned),
+        );
+        previous = title;
     }
     drop(stream);
     let path = std::env::temp_dir().join(format!("sitejobs-bench-autocomplete-{scale}.resp"));
     let io = |e: std::io::Error| JobError::Other(format!("writing {}: {e}", path.display()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-    let members: Vec<&str> = distinct.iter().map(|m| &**m).collect();
     resp(&mut out, &["UNLINK", FLOOR_KEY]).map_err(io)?;
     for chunk in members.chunks(CHUNK_MEMBERS) {
         let mut cmd = vec!["ZADD", FLOOR_KEY];
         for m in chunk {
-            cmd.extend(["0", m]);
+            cmd.extend(["0", m.as_str()]);
         }
         resp(&mut out, &cmd).map_err(io)?;
     }

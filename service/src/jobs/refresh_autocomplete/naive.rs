@@ -16,7 +16,9 @@ pub async fn refresh(
     let clock = Instant::now();
 
     // 1. Read the normalised titles, all at once (the write-up's `values_list`).
-    let titles = normalized_titles(job.limit_videos).all(ctx.db()).await?;
+    let titles = normalized_titles(job.limit_videos, false)
+        .all(ctx.db())
+        .await?;
     let read_ms = clock.elapsed().as_millis() as u64;
 
     // 2 + 3. Every prefix of every title, one ZADD each; ZADD's reply counts the
