@@ -226,7 +226,7 @@ async fn max_prefix_other_than_8_is_honoured() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stdout(&out).is_empty() && stderr(&out).contains("--max-prefix"),
+        stdout(&out).is_empty() && stderr(&out).contains("max-prefix"),
         "{}",
         stderr(&out)
     );
@@ -562,6 +562,15 @@ async fn suggest_respects_limit() {
         all[..3]
     );
     assert!(lines(&suggest(&t, &redis, &key, &["0", "--limit", "0"])).is_empty());
+    assert_eq!(
+        lines(&suggest(
+            &t,
+            &redis,
+            &key,
+            &["0", "--limit", &u64::MAX.to_string()]
+        )),
+        all
+    );
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     ensure_videos(db, titles).await?;
     let (file, members) = write_pipe_file(db, scale).await?;
     // Naive sends one round trip per prefix: run a tenth of the titles and scale up.
-    let naive = if titles > 20_000 {
+    let naive = if titles >= 20_000 {
         let cap = titles / 10;
         NaivePlan::Capped {
             args: args(&["--limit-videos", &cap.to_string()]),
@@ -126,35 +126,42 @@ FROM (SELECT i, hashint4(i) & 2147483647 AS h,
 async fn write_pipe_file(
     db: &DatabaseConnection,
     scale: Scale,
-) -> Result<(PathBuf, usize), JobError> {
-    // The job's own members in the job's own order: sorted titles, new prefixes only.
-    let mut members: Vec<String> = Vec::new();
-    let mut stream = normalized_titles(None, true).stream(db).await?;
-    let mut previous = String::new();
-    while let Some(title) = stream.try_next().await? {
-        let skip = common_chars(&previous, &title);
-        members.extend(
-            prefixes(&title, DEFAULT_MAX_PREFIX)
-                .skip(skip)
-                .map(str::to_owned),
-        );
-        previous = title;
-    }
-    drop(stream);
+) -> Result<(PathBuf, u64), JobError> {
     let path = std::env::temp_dir().join(format!("sitejobs-bench-autocomplete-{scale}.resp"));
     let io = |e: std::io::Error| JobError::Other(format!("writing {}: {e}", path.display()));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
     resp(&mut out, &["UNLINK", FLOOR_KEY]).map_err(io)?;
-    for chunk in members.chunks(CHUNK_MEMBERS) {
-        let mut cmd = vec!["ZADD", FLOOR_KEY];
-        for m in chunk {
-            cmd.extend(["0", m.as_str()]);
+    // The job's own members in the job's own order: sorted titles, new prefixes only.
+    let mut stream = normalized_titles(None, true).stream(db).await?;
+    let (mut previous, mut chunk, mut members) = (String::new(), Vec::new(), 0u64);
+    while let Some(title) = stream.try_next().await? {
+        for p in prefixes(&title, DEFAULT_MAX_PREFIX).skip(common_chars(&previous, &title)) {
+            chunk.push(p.to_owned());
+            if chunk.len() == CHUNK_MEMBERS {
+                members += zadd(&mut out, &mut chunk).map_err(io)?;
+            }
         }
-        resp(&mut out, &cmd).map_err(io)?;
+        previous = title;
     }
+    members += zadd(&mut out, &mut chunk).map_err(io)?;
     resp(&mut out, &["UNLINK", FLOOR_KEY]).map_err(io)?;
     out.flush().map_err(io)?;
-    Ok((path, members.len()))
+    Ok((path, members))
+}
+
+/// One `ZADD` of the floor key with `chunk`'s members (none if empty), emptying it.
+fn zadd(out: &mut impl Write, chunk: &mut Vec<String>) -> std::io::Result<u64> {
+    if chunk.is_empty() {
+        return Ok(0);
+    }
+    let mut cmd = vec!["ZADD", FLOOR_KEY];
+    for m in chunk.iter() {
+        cmd.extend(["0", m.as_str()]);
+    }
+    resp(out, &cmd)?;
+    let n = chunk.len() as u64;
+    chunk.clear();
+    Ok(n)
 }
 
 /// One command in Redis' wire protocol.

@@ -76,11 +76,11 @@ impl RefreshAutocomplete {
 /// The options `refresh-autocomplete` and `autocomplete suggest` share.
 pub fn check_options(key: &str, max_prefix: usize) -> Result<(), JobError> {
     if key.is_empty() {
-        return Err(JobError::bad_input("--key must not be empty"));
+        return Err(JobError::bad_input("key must not be empty"));
     }
     if !(1..=MAX_MAX_PREFIX).contains(&max_prefix) {
         return Err(JobError::bad_input(format!(
-            "--max-prefix must be between 1 and {MAX_MAX_PREFIX}, got {max_prefix}"
+            "max-prefix must be between 1 and {MAX_MAX_PREFIX}, got {max_prefix}"
         )));
     }
     Ok(())

@@ -85,7 +85,7 @@ pub async fn range(
         .arg("BYLEX")
         .arg("LIMIT")
         .arg(0)
-        .arg(limit)
+        .arg(limit.min(i64::MAX as u64))
         .query_async(conn)
         .await?;
     Ok(members
