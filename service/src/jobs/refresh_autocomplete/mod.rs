@@ -35,7 +35,7 @@ pub const DEFAULT_KEY: &str = "autocomplete";
 pub const DEFAULT_MAX_PREFIX: usize = 8;
 /// Longer prefixes are almost surely a typo: each extra length adds about one member per title.
 pub const MAX_MAX_PREFIX: usize = 64;
-/// Members per `ZADD`: a few thousand keeps each command well under a millisecond of Redis time.
+/// Members per `ZADD`: a few thousand keeps each command to a few milliseconds of Redis time.
 pub const CHUNK_MEMBERS: usize = 4096;
 /// `ZADD`s per pipeline: bounds what is in flight (and buffered) at once.
 pub const PIPELINE_COMMANDS: usize = 8;
