@@ -43,6 +43,8 @@ pub enum Command {
     Runs(commands::runs::Args),
     /// Measure every job's strategies in child processes and print the table.
     Bench(commands::bench::Args),
+    /// Title completions served from the Redis sorted set.
+    Autocomplete(commands::autocomplete::Args),
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
 //! One file per subcommand; this one dispatches and maps errors to exit codes.
 pub mod bench;
+pub mod autocomplete;
 pub mod migrate;
 pub mod run;
 pub mod runs;
@@ -16,6 +17,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&cli, args).await,
         Command::Runs(args) => runs::run(&cli, args).await,
         Command::Bench(args) => bench::run(&cli, args).await,
+        Command::Autocomplete(args) => autocomplete::run(&cli, args).await,
     }
 }
 

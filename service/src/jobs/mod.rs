@@ -3,3 +3,4 @@
 pub mod denormalize_profiles;
 pub mod daily_impressions;
 pub mod noop;
+pub mod refresh_autocomplete;

@@ -47,13 +47,10 @@ async fn unreachable_redis_is_one_line_exit_1() {
             "a",
         ],
     );
-    // Until autocomplete exists this is a usage error; afterwards a Redis error.
     let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(
-        out.status.code() == Some(1) && err.contains("Redis") || out.status.code() == Some(2),
-        "{err}"
-    );
+    assert!(err.contains("Redis") && !err.contains("panicked"), "{err}");
 }
 
 #[tokio::test]

@@ -5,5 +5,6 @@ mod cli;
 mod denormalize_profiles;
 mod daily_impressions;
 mod harness;
+mod refresh_autocomplete;
 mod runner;
 mod schema;

@@ -4,6 +4,7 @@
 mod denormalize_profiles;
 mod daily_impressions;
 mod noop;
+mod refresh_autocomplete;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,8 @@ pub enum JobCmd {
     DenormalizeProfiles(denormalize_profiles::Args),
     /// Aggregate one UTC day (default: yesterday) of impressions into daily_impression_stats, with tags.
     DailyImpressions(daily_impressions::Args),
+    /// Rebuild the Redis sorted set of title prefixes (swapped in atomically).
+    RefreshAutocomplete(refresh_autocomplete::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -47,6 +50,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         JobCmd::Noop(a) => noop::run(cli, a).await,
         JobCmd::DenormalizeProfiles(a) => denormalize_profiles::run(cli, a).await,
         JobCmd::DailyImpressions(a) => daily_impressions::run(cli, a).await,
+        JobCmd::RefreshAutocomplete(a) => refresh_autocomplete::run(cli, a).await,
     }
 }
 

@@ -1,0 +1,260 @@
+//! `refresh-autocomplete`: rebuilds the Redis sorted set of title prefixes.
+//!
+//! Guarantee: afterwards the set at `key` holds, with score 0, every prefix of
+//! 1 to `max_prefix` Unicode code points of `btrim(lower(title))` as PostgreSQL
+//! computes it, for every video, and nothing else (no set at all when every
+//! title is empty). Both strategies normalise in SQL, write into a fresh
+//! temporary key that expires after an hour, and publish it with one atomic
+//! script that checks the temporary set is complete, `UNLINK`s the old set and
+//! `RENAME`s the new one over it: a reader sees the complete old set or the
+//! complete new one, never a partial or missing one, and a crash leaves the live
+//! key untouched and the temporary key gone within the hour.
+//!
+//! The optimized strategy is fast because it sends a few hundred commands for
+//! 200k titles instead of one round trip per prefix (naive): PostgreSQL streams
+//! the normalised titles in byte order, so a prefix is new exactly when it is
+//! longer than what a title shares with the previous one (de-duplication in
+//! constant memory, members already sorted, which Redis inserts faster), and
+//! the members go out in pipelined `ZADD`s of a few thousand each, so no single
+//! command holds Redis for long, while the next titles are being read.
+pub mod bench;
+pub mod naive;
+pub mod optimized;
+pub mod suggest;
+
+use redis::aio::ConnectionLike;
+use sea_orm::sea_query::{Expr, Func, Order, Query};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Selector,
+};
+
+use crate::error::JobError;
+use crate::runner::{Job, JobContext, JobOutput, Strategy};
+
+pub const DEFAULT_KEY: &str = "autocomplete";
+pub const DEFAULT_MAX_PREFIX: usize = 8;
+/// Longer prefixes are almost surely a typo: each extra length adds about one member per title.
+pub const MAX_MAX_PREFIX: usize = 64;
+/// Members per `ZADD`: a few thousand keeps each command to a few milliseconds of Redis time.
+pub const CHUNK_MEMBERS: usize = 4096;
+/// `ZADD`s per pipeline: bounds what is in flight (and buffered) at once.
+pub const PIPELINE_COMMANDS: usize = 8;
+/// A temporary key left by a crashed run disappears after this long.
+pub const TEMP_TTL_SECS: u64 = 3600;
+
+pub struct RefreshAutocomplete {
+    /// The live sorted set.
+    pub key: String,
+    /// Longest prefix, in code points.
+    pub max_prefix: usize,
+    /// Benchmarks only: read just the first N videos by id (the set is then incomplete).
+    pub limit_videos: Option<u64>,
+    /// Members per `ZADD` of the optimized strategy (tests lower it to see several chunks).
+    pub chunk_members: usize,
+}
+
+impl RefreshAutocomplete {
+    pub fn new(key: impl Into<String>, max_prefix: usize) -> Self {
+        Self {
+            key: key.into(),
+            max_prefix,
+            limit_videos: None,
+            chunk_members: CHUNK_MEMBERS,
+        }
+    }
+
+    /// The checks `validate` makes, usable before anything is connected.
+    pub fn check(&self) -> Result<(), JobError> {
+        check_options(&self.key, self.max_prefix)?;
+        if self.chunk_members == 0 {
+            return Err(JobError::bad_input("chunk size must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The options `refresh-autocomplete` and `autocomplete suggest` share.
+pub fn check_options(key: &str, max_prefix: usize) -> Result<(), JobError> {
+    if key.is_empty() {
+        return Err(JobError::bad_input("key must not be empty"));
+    }
+    if !(1..=MAX_MAX_PREFIX).contains(&max_prefix) {
+        return Err(JobError::bad_input(format!(
+            "max-prefix must be between 1 and {MAX_MAX_PREFIX}, got {max_prefix}"
+        )));
+    }
+    Ok(())
+}
+
+impl Job for RefreshAutocomplete {
+    fn name(&self) -> &'static str {
+        "refresh-autocomplete"
+    }
+
+    fn params(&self) -> serde_json::Value {
+        let mut p = serde_json::json!({ "key": self.key, "max_prefix": self.max_prefix });
+        if let Some(n) = self.limit_videos {
+            p["limit_videos"] = n.into();
+        }
+        p
+    }
+
+    fn needs_redis(&self) -> bool {
+        true
+    }
+
+    async fn validate(&self, _db: &DatabaseConnection) -> Result<(), JobError> {
+        self.check()
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
+        let mut conn = ctx.redis()?;
+        let temp = temp_key(&self.key);
+        let outcome = match ctx.strategy {
+            Strategy::Naive => naive::refresh(ctx, self, &temp).await,
+            Strategy::Optimized => optimized::refresh(ctx, self, &temp).await,
+        };
+        if outcome.is_err() {
+            // Best effort: the expiry removes it anyway if Redis is gone.
+            let _ = redis::cmd("UNLINK")
+                .arg(&temp)
+                .query_async::<i64>(&mut conn)
+                .await;
+        }
+        outcome
+    }
+}
+
+/// A key of this run's own beside the live one (`autocomplete:tmp:1a2b...`).
+pub fn temp_key(key: &str) -> String {
+    format!("{key}:tmp:{:016x}", rand::random::<u64>())
+}
+
+/// The normalised titles, `btrim(lower(title))` computed by PostgreSQL (its
+/// `lower` follows the database's locale, which Rust's would not); in byte
+/// order when `sorted`. `limit_videos` keeps the first N videos by id.
+pub fn normalized_titles(
+    limit_videos: Option<u64>,
+    sorted: bool,
+) -> Selector<sea_orm::SelectGetableTuple<String>> {
+    use entity::video;
+    let mut q = video::Entity::find().select_only();
+    if sorted {
+        // COLLATE "C" (byte order) on an expression: sea-query has no builder for it.
+        let key = Expr::cust(r#"btrim(lower("videos"."title")) COLLATE "C""#);
+        q = q.expr_as(key.clone(), "title").order_by_asc(key);
+    } else {
+        let normalized = Func::cust("btrim").arg(Func::lower(Expr::col(video::Column::Title)));
+        q = q.expr_as(normalized, "title");
+    }
+    if let Some(n) = limit_videos {
+        let first = Query::select()
+            .column(video::Column::Id)
+            .from(video::Entity)
+            .order_by(video::Column::Id, Order::Asc)
+            .limit(n)
+            .to_owned();
+        q = q.filter(video::Column::Id.in_subquery(first));
+    }
+    q.into_tuple::<String>()
+}
+
+/// How many leading code points `a` and `b` share.
+pub fn common_chars(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// The prefixes of 1 to `max` code points of `title` (none for an empty title),
+/// shortest first, each cut on a character boundary.
+pub fn prefixes(title: &str, max: usize) -> impl Iterator<Item = &str> {
+    title
+        .char_indices()
+        .skip(1)
+        .map(|(i, _)| i)
+        .chain(std::iter::once(title.len()))
+        .take(max)
+        .filter(|&end| end > 0)
+        .map(move |end| &title[..end])
+}
+
+/// Atomically checks that `temp` holds `expected` members, frees the old live
+/// set in the background (`UNLINK`), and renames `temp` over it without its
+/// expiry. With `expected` 0 the live key is just removed. A temporary key that
+/// expired mid-run and was recreated partially fails the check: nothing is published.
+const SWAP_SCRIPT: &str = r"
+local n = redis.call('ZCARD', KEYS[1])
+if n ~= tonumber(ARGV[1]) then
+  return redis.error_reply('temporary set ' .. KEYS[1] .. ' holds ' .. n .. ' members, expected ' .. ARGV[1] .. '; live set left as it was')
+end
+redis.call('UNLINK', KEYS[2])
+if n > 0 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('PERSIST', KEYS[2])
+end
+return n
+";
+
+/// Publishes `temp` as `live` (see [`SWAP_SCRIPT`]): one command, atomic.
+/// `EVAL` rather than `EVALSHA`: always one round trip, the script is tiny.
+pub async fn swap(
+    conn: &mut impl ConnectionLike,
+    temp: &str,
+    live: &str,
+    expected: u64,
+) -> Result<(), JobError> {
+    redis::cmd("EVAL")
+        .arg(SWAP_SCRIPT)
+        .arg(2)
+        .arg(temp)
+        .arg(live)
+        .arg(expected)
+        .query_async::<i64>(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::{common_chars, prefixes};
+
+    #[test]
+    fn sorted_titles_emit_each_prefix_once_in_byte_order() {
+        let mut titles = vec![
+            "",
+            "",
+            "ab",
+            "abc",
+            "abc",
+            "abd",
+            "b",
+            "é",
+            "éa",
+            "e\u{301}",
+            "東京",
+            "東",
+            "🎬x",
+            "abcdefghij",
+            "abcdefghik",
+            "a",
+        ];
+        titles.sort_unstable();
+        let (mut previous, mut emitted) = ("", Vec::new());
+        for t in &titles {
+            emitted.extend(prefixes(t, 4).skip(common_chars(previous, t)));
+            previous = t;
+        }
+        let mut want: Vec<&str> = titles.iter().flat_map(|t| prefixes(t, 4)).collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(emitted, want);
+    }
+
+    #[test]
+    fn prefixes_cut_on_code_points() {
+        let got: Vec<_> = prefixes("é東🎬ab", 4).collect();
+        assert_eq!(got, ["é", "é東", "é東🎬", "é東🎬a"]);
+        assert_eq!(prefixes("ab", 8).collect::<Vec<_>>(), ["a", "ab"]);
+        assert_eq!(prefixes("", 8).count(), 0);
+        assert_eq!(prefixes("abc", 1).collect::<Vec<_>>(), ["a"]);
+    }
+}
