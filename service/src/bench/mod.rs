@@ -59,7 +59,7 @@ use crate::scale::Scale;
 
 /// Every job that has bench cases, in the order the table shows them
 /// (`noop`, the runner's smoke test, is benched only when asked for by name).
-pub const BENCH_JOBS: &[&str] = &["denormalize-profiles", "daily-impressions"];
+pub const BENCH_JOBS: &[&str] = &["denormalize-profiles", "refresh-autocomplete", "daily-impressions"];
 
 /// The cases of `job` at `scale`, their data prepared in `db`.
 pub async fn cases_for(
@@ -77,6 +77,7 @@ pub async fn cases_for(
             floors: vec![],
         }]),
         "denormalize-profiles" => crate::jobs::denormalize_profiles::bench::cases(db, scale).await,
+        "refresh-autocomplete" => crate::jobs::refresh_autocomplete::bench::cases(db, scale).await,
         "daily-impressions" => crate::jobs::daily_impressions::bench::cases(db, scale).await,
         other => Err(JobError::bad_input(format!(
             "no bench cases for job '{other}': choose from {}",
