@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Replace every table's data with deterministic synthetic data.
+    Seed(commands::seed::Args),
 }
 
 fn main() -> ExitCode {
