@@ -62,6 +62,21 @@ impl Gen {
         )
     }
 
+    /// `k` (an SQL expression, at most `max`) draws from `1..=n` favouring low
+    /// numbers (`1 + floor(n·u²)`), as a `bigint[]` of `max` slots (NULL past
+    /// `k`). Callers keep slot `j` only if it differs from slots `1..j-1`, so
+    /// the kept values are distinct without `ON CONFLICT`, which costs twice
+    /// as much per row.
+    pub fn skewed_draws(&self, stream: &str, row: &str, k: &str, n: u64, max: u32) -> String {
+        let slots: Vec<String> = (1..=max)
+            .map(|j| {
+                let u = self.unit(stream, &format!("({row}) * 8 + {j}"));
+                format!("CASE WHEN {k} >= {j} THEN 1 + floor({n} * {u} * {u})::bigint END")
+            })
+            .collect();
+        format!("ARRAY[{}]::bigint[]", slots.join(", "))
+    }
+
     /// One of `items` (SQL text literals), uniformly.
     pub fn pick(&self, stream: &str, row: &str, items: &[&str]) -> String {
         format!(

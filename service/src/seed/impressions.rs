@@ -63,23 +63,17 @@ pub async fn seed(
 }
 
 fn content_tags_sql(g: &Gen, n: &Counts) -> String {
-    if n.tags == 0 {
-        return "INSERT INTO content_tags (content_type_id, object_id, tag_id) \
-                SELECT 1, 1, 1 WHERE false"
-            .into();
-    }
-    // 0..6 draws per content; a repeated draw is dropped by the primary key.
+    let k = if n.tags == 0 { "0".to_string() } else { g.below("content_tags.count", "c", 7) };
+    // 0..6 draws per content, a repeated draw dropped (distinct tags), popular tags first.
     format!(
         "INSERT INTO content_tags (content_type_id, object_id, tag_id) \
-         SELECT {ctype}, c, 1 + floor({tags} * u * u)::bigint \
-         FROM (SELECT c, {u} AS u \
-               FROM generate_series(1::bigint, {contents}) c \
-               CROSS JOIN LATERAL generate_series(1, {k}::int) j) d \
-         ON CONFLICT DO NOTHING",
+         SELECT {ctype}, c, d[j] \
+         FROM (SELECT c, k, {draws} AS d \
+               FROM (SELECT c, {k}::int AS k FROM generate_series(1::bigint, {contents}) c) a) b \
+         CROSS JOIN LATERAL generate_series(1, k) j \
+         WHERE d[j] <> ALL (d[1:j - 1])",
         ctype = content_type(g, "c"),
-        tags = n.tags,
-        u = g.unit("content_tags.tag", "c * 8 + j"),
-        k = g.below("content_tags.count", "c", 7),
+        draws = g.skewed_draws("content_tags.tag", "c", "k", n.tags, 6),
         contents = n.contents,
     )
 }

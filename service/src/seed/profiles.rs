@@ -98,22 +98,17 @@ fn profiles_sql(g: &Gen, n: &Counts) -> String {
 }
 
 fn profile_groups_sql(g: &Gen, n: &Counts) -> String {
-    if n.groups == 0 {
-        // Nothing to draw from: an empty insert keeps the report's shape.
-        return "INSERT INTO profile_groups (profile_id, group_id) SELECT 1, 1 WHERE false".into();
-    }
-    // 0..6 draws per profile (3 on average); a repeated draw is dropped by the
-    // primary key, so each profile's groups are distinct. u² favours low ids.
+    let k = if n.groups == 0 { "0".to_string() } else { g.below("profile_groups.count", "p", 7) };
+    // 0..6 draws per profile (3 on average), a repeated draw dropped so each
+    // profile's groups are distinct; low ids are the popular groups.
     format!(
         "INSERT INTO profile_groups (profile_id, group_id) \
-         SELECT p, 1 + floor({groups} * u * u)::bigint \
-         FROM (SELECT p, j, {u} AS u \
-               FROM generate_series(1::bigint, {profiles}) p \
-               CROSS JOIN LATERAL generate_series(1, {k}::int) j) d \
-         ON CONFLICT DO NOTHING",
-        groups = n.groups,
+         SELECT p, d[j] \
+         FROM (SELECT p, k, {draws} AS d \
+               FROM (SELECT p, {k}::int AS k FROM generate_series(1::bigint, {profiles}) p) a) b \
+         CROSS JOIN LATERAL generate_series(1, k) j \
+         WHERE d[j] <> ALL (d[1:j - 1])",
+        draws = g.skewed_draws("profile_groups.group", "p", "k", n.groups, 6),
         profiles = n.profiles,
-        u = g.unit("profile_groups.group", "p * 8 + j"),
-        k = g.below("profile_groups.count", "p", 7),
     )
 }
