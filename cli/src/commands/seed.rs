@@ -94,9 +94,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     opts.seed = args.seed;
     opts.counts = args.counts.apply(opts.counts)?;
     if let Some(day) = &args.anchor {
-        opts.anchor = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
-            bad_input(format!("--anchor '{day}' is not a date: use YYYY-MM-DD"))
-        })?;
+        opts.anchor = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|_| bad_input(format!("--anchor '{day}' is not a date: use YYYY-MM-DD")))?;
     }
     // Every flag is checked before connecting: bad input writes nothing.
     opts.validate()?;

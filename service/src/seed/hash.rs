@@ -48,10 +48,7 @@ impl Gen {
 
     /// A uniform integer in `[0, n)`; `n` is an SQL expression or a number (> 0).
     pub fn below(&self, stream: &str, row: &str, n: impl std::fmt::Display) -> String {
-        format!(
-            "(({} & {POSITIVE}) % ({n}))",
-            self.hash(stream, row)
-        )
+        format!("(({} & {POSITIVE}) % ({n}))", self.hash(stream, row))
     }
 
     /// A uniform double in `[0, 1)`.

@@ -18,11 +18,53 @@ use crate::error::JobError;
 const CONTENT_TYPES: [u32; 10] = [12, 12, 12, 12, 12, 12, 15, 15, 17, 23];
 
 const TAGS: [&str; 48] = [
-    "music", "gaming", "cooking", "travel", "news", "comedy", "education", "sports", "science",
-    "art", "diy", "tech", "fitness", "anime", "film", "pets", "nature", "history", "fashion",
-    "beauty", "cars", "books", "politics", "finance", "health", "kids", "asmr", "vlog",
-    "review", "tutorial", "live", "shorts", "podcast", "dance", "jazz", "rock", "hip-hop",
-    "classical", "café", "niño", "über", "東京", "猫", "🎮", "🎵", "minecraft", "speedrun",
+    "music",
+    "gaming",
+    "cooking",
+    "travel",
+    "news",
+    "comedy",
+    "education",
+    "sports",
+    "science",
+    "art",
+    "diy",
+    "tech",
+    "fitness",
+    "anime",
+    "film",
+    "pets",
+    "nature",
+    "history",
+    "fashion",
+    "beauty",
+    "cars",
+    "books",
+    "politics",
+    "finance",
+    "health",
+    "kids",
+    "asmr",
+    "vlog",
+    "review",
+    "tutorial",
+    "live",
+    "shorts",
+    "podcast",
+    "dance",
+    "jazz",
+    "rock",
+    "hip-hop",
+    "classical",
+    "café",
+    "niño",
+    "über",
+    "東京",
+    "猫",
+    "🎮",
+    "🎵",
+    "minecraft",
+    "speedrun",
     "retro",
 ];
 
@@ -63,7 +105,11 @@ pub async fn seed(
 }
 
 fn content_tags_sql(g: &Gen, n: &Counts) -> String {
-    let k = if n.tags == 0 { "0".to_string() } else { g.below("content_tags.count", "c", 7) };
+    let k = if n.tags == 0 {
+        "0".to_string()
+    } else {
+        g.below("content_tags.count", "c", 7)
+    };
     // 0..6 draws per content, a repeated draw dropped (distinct tags), popular tags first.
     format!(
         "INSERT INTO content_tags (content_type_id, object_id, tag_id) \

@@ -20,7 +20,13 @@ const SUBJECTS: [&str; 8] = [
     "今週のおすすめ",
     "🎉 You have new followers",
 ];
-const DOMAINS: [&str; 5] = ["example.com", "example.org", "example.net", "mail.example", "例え.jp"];
+const DOMAINS: [&str; 5] = [
+    "example.com",
+    "example.org",
+    "example.net",
+    "mail.example",
+    "例え.jp",
+];
 const LINES: [&str; 6] = [
     "here is what happened in your communities this week.",
     "three new videos are waiting for you.",

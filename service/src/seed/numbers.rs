@@ -14,7 +14,11 @@ const DENSE: u64 = 100_000_000;
 const SPARSE_LOW: i64 = -1_000_000;
 const MAX_END: i64 = 2_147_483_646;
 
-pub async fn seed(db: &impl ConnectionTrait, g: &Gen, numbers: u64) -> Result<TableReport, JobError> {
+pub async fn seed(
+    db: &impl ConnectionTrait,
+    g: &Gen,
+    numbers: u64,
+) -> Result<TableReport, JobError> {
     let sparse_span = (MAX_END - SPARSE_LOW + 1) as u64;
     let sql = format!(
         "INSERT INTO my_numbers (id, number_start, number_end) \

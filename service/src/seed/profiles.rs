@@ -15,12 +15,46 @@ use crate::error::JobError;
 
 /// Group names, most popular first; further groups are named `group-N`.
 const GROUPS: [&str; 40] = [
-    "member", "subscriber", "viewer", "creator", "commenter", "newcomer", "fan", "regular",
-    "moderator", "beta-tester", "translator", "artist", "musician", "gamer", "reviewer",
-    "curator", "editor", "mentor", "veteran", "supporter", "staff", "vip", "sponsor", "partner",
-    "streamer", "Photographers", "écrivains", "ñandú-club", "日本語", "admin", "alumni",
-    "ambassador", "contributor", "developer", "designer", "organizer", "volunteer", "writer",
-    "zine-makers", "Zebra",
+    "member",
+    "subscriber",
+    "viewer",
+    "creator",
+    "commenter",
+    "newcomer",
+    "fan",
+    "regular",
+    "moderator",
+    "beta-tester",
+    "translator",
+    "artist",
+    "musician",
+    "gamer",
+    "reviewer",
+    "curator",
+    "editor",
+    "mentor",
+    "veteran",
+    "supporter",
+    "staff",
+    "vip",
+    "sponsor",
+    "partner",
+    "streamer",
+    "Photographers",
+    "écrivains",
+    "ñandú-club",
+    "日本語",
+    "admin",
+    "alumni",
+    "ambassador",
+    "contributor",
+    "developer",
+    "designer",
+    "organizer",
+    "volunteer",
+    "writer",
+    "zine-makers",
+    "Zebra",
 ];
 
 const FIRST: [&str; 24] = [
@@ -33,11 +67,18 @@ const LAST: [&str; 16] = [
     "O'Brien", "Nguyen", "Jensen", "Moreau", "Ivanova", "李", "Öztürk",
 ];
 const PLACES: [&str; 12] = [
-    "Retro", "Indie", "Speedrun", "Cooking", "Jazz", "Anime", "Chess", "Hiking", "Pixel",
-    "Café", "Vinyl", "Cosplay",
+    "Retro", "Indie", "Speedrun", "Cooking", "Jazz", "Anime", "Chess", "Hiking", "Pixel", "Café",
+    "Vinyl", "Cosplay",
 ];
 const KINDS: [&str; 8] = [
-    "Club", "Collective", "Guild", "Crew", "Lounge", "Society", "Circle", "Hub",
+    "Club",
+    "Collective",
+    "Guild",
+    "Crew",
+    "Lounge",
+    "Society",
+    "Circle",
+    "Hub",
 ];
 
 pub async fn seed(
@@ -98,7 +139,11 @@ fn profiles_sql(g: &Gen, n: &Counts) -> String {
 }
 
 fn profile_groups_sql(g: &Gen, n: &Counts) -> String {
-    let k = if n.groups == 0 { "0".to_string() } else { g.below("profile_groups.count", "p", 7) };
+    let k = if n.groups == 0 {
+        "0".to_string()
+    } else {
+        g.below("profile_groups.count", "p", 7)
+    };
     // 0..6 draws per profile (3 on average), a repeated draw dropped so each
     // profile's groups are distinct; low ids are the popular groups.
     format!(
