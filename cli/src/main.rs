@@ -45,6 +45,8 @@ pub enum Command {
     Bench(commands::bench::Args),
     /// Title completions served from the Redis sorted set.
     Autocomplete(commands::autocomplete::Args),
+    /// Replace every table's data with deterministic synthetic data.
+    Seed(commands::seed::Args),
 }
 
 fn main() -> ExitCode {

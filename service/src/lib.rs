@@ -12,6 +12,7 @@ pub mod progress;
 pub mod redis_count;
 pub mod runner;
 pub mod scale;
+pub mod seed;
 
 pub use error::JobError;
 pub use redis;

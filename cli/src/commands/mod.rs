@@ -4,6 +4,7 @@ pub mod autocomplete;
 pub mod migrate;
 pub mod run;
 pub mod runs;
+pub mod seed;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => runs::run(&cli, args).await,
         Command::Bench(args) => bench::run(&cli, args).await,
         Command::Autocomplete(args) => autocomplete::run(&cli, args).await,
+        Command::Seed(args) => seed::run(&cli, args).await,
     }
 }
 

@@ -8,3 +8,4 @@ mod harness;
 mod refresh_autocomplete;
 mod runner;
 mod schema;
+mod seed;

@@ -1,0 +1,107 @@
+//! `sitejobs seed [--scale S] [--seed N] [--anchor YYYY-MM-DD] [--profiles N ...]`:
+//! replaces the data of every contract table with deterministic synthetic data
+//! and prints one JSON summary (rows and rows per second per table) on stdout.
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use service::scale::Scale;
+use service::seed::{seed_atomically, Counts, SeedOptions};
+
+use crate::commands::bad_input;
+use crate::Cli;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Default counts: tiny (seconds), small (the demo), medium, large (millions of rows).
+    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// The same seed (with the same counts and anchor) gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// UTC day the time columns are anchored on: mailers in the 60 days before
+    /// it, impressions on the --days days before it. Default: today.
+    #[arg(long)]
+    pub anchor: Option<String>,
+    #[command(flatten)]
+    pub counts: CountFlags,
+}
+
+/// One flag per table, each overriding the scale's default.
+#[derive(clap::Args, Debug)]
+pub struct CountFlags {
+    #[arg(long, allow_negative_numbers = true)]
+    pub communities: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub profiles: Option<i64>,
+    /// Groups to draw each profile's 0–6 groups from.
+    #[arg(long, allow_negative_numbers = true)]
+    pub groups: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub videos: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub mailers: Option<i64>,
+    /// Emails in total, spread over the mailers.
+    #[arg(long, allow_negative_numbers = true)]
+    pub emails: Option<i64>,
+    /// Impressions in total, spread over --days days.
+    #[arg(long, allow_negative_numbers = true)]
+    pub impressions: Option<i64>,
+    /// Distinct pieces of content that impressions and content_tags refer to.
+    #[arg(long, allow_negative_numbers = true)]
+    pub contents: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub tags: Option<i64>,
+    /// Rows of my_numbers.
+    #[arg(long, allow_negative_numbers = true)]
+    pub numbers: Option<i64>,
+    /// Days of impressions, ending the day before --anchor.
+    #[arg(long, allow_negative_numbers = true)]
+    pub days: Option<i64>,
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse().map_err(|e: service::JobError| e.to_string())
+}
+
+impl CountFlags {
+    /// The scale's defaults with every given flag applied; a negative count is bad input.
+    fn apply(&self, mut c: Counts) -> anyhow::Result<Counts> {
+        let fields: [(&str, Option<i64>, &mut u64); 11] = [
+            ("communities", self.communities, &mut c.communities),
+            ("profiles", self.profiles, &mut c.profiles),
+            ("groups", self.groups, &mut c.groups),
+            ("videos", self.videos, &mut c.videos),
+            ("mailers", self.mailers, &mut c.mailers),
+            ("emails", self.emails, &mut c.emails),
+            ("impressions", self.impressions, &mut c.impressions),
+            ("contents", self.contents, &mut c.contents),
+            ("tags", self.tags, &mut c.tags),
+            ("numbers", self.numbers, &mut c.numbers),
+            ("days", self.days, &mut c.days),
+        ];
+        for (flag, given, slot) in fields {
+            if let Some(v) = given {
+                *slot = u64::try_from(v)
+                    .map_err(|_| bad_input(format!("--{flag} must be 0 or more, got {v}")))?;
+            }
+        }
+        Ok(c)
+    }
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    let mut opts = SeedOptions::new(args.scale);
+    opts.seed = args.seed;
+    opts.counts = args.counts.apply(opts.counts)?;
+    if let Some(day) = &args.anchor {
+        opts.anchor = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|_| bad_input(format!("--anchor '{day}' is not a date: use YYYY-MM-DD")))?;
+    }
+    // Every flag is checked before connecting: bad input writes nothing.
+    opts.validate()?;
+    let db = crate::config::database(cli).await?;
+    tracing::info!(scale = %opts.scale, seed = opts.seed, anchor = %opts.anchor, "seeding");
+    let report = seed_atomically(&db, &opts).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
