@@ -32,11 +32,16 @@ step "sitejobs migrate up"
 step "sitejobs migrate status"
 "$BIN" migrate status
 
-# Capture first: `--help | grep -q` under pipefail can fail on SIGPIPE.
-HELP="$("$BIN" --help)"
-if grep -q bench <<<"$HELP"; then
-    step "sitejobs bench --scale small"
-    "$BIN" bench --scale small
-else
-    step "no bench subcommand yet; done"
-fi
+step "sitejobs seed --scale small (deterministic synthetic data in every table)"
+"$BIN" seed --scale small --seed 42
+
+step "each job once on the seeded data (one JSON line each)"
+"$BIN" run denormalize-profiles --all
+"$BIN" run refresh-autocomplete
+"$BIN" autocomplete suggest "the" --limit 5
+"$BIN" run purge-emails --retention-days 14
+"$BIN" run daily-impressions
+"$BIN" runs --limit 10
+
+step "sitejobs bench --scale small: naive vs optimized, each run in a child process"
+"$BIN" bench --scale small --repeat 1
