@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Run jobs at the times a cron file gives, until SIGTERM/Ctrl-C (--check: validate it).
+    Schedule(commands::schedule::Args),
 }
 
 fn main() -> ExitCode {

@@ -2,6 +2,7 @@
 pub mod migrate;
 pub mod run;
 pub mod runs;
+pub mod schedule;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&cli, args).await,
         Command::Run(args) => run::run(&cli, args).await,
         Command::Runs(args) => runs::run(&cli, args).await,
+        Command::Schedule(args) => schedule::run(&cli, args).await,
     }
 }
 
