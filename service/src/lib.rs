@@ -19,6 +19,7 @@ pub mod signals;
 pub use error::JobError;
 pub use redis;
 pub use runner::{
-    run_job, run_job_until, Job, JobContext, JobOutput, RunOptions, RunReport, RunStatus, Services, Strategy,
+    run_job, run_job_until, Job, JobContext, JobOutput, RunOptions, RunReport, RunStatus, Services,
+    Strategy,
 };
 pub use sea_orm;

@@ -23,9 +23,8 @@ pub struct Signals {
 
 impl Signals {
     pub fn new() -> Result<Self, JobError> {
-        let handler = |kind| {
-            signal(kind).map_err(|e| JobError::Other(format!("cannot handle signals: {e}")))
-        };
+        let handler =
+            |kind| signal(kind).map_err(|e| JobError::Other(format!("cannot handle signals: {e}")));
         Ok(Self {
             term: handler(SignalKind::terminate())?,
             int: handler(SignalKind::interrupt())?,

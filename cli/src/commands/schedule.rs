@@ -114,7 +114,11 @@ async fn connect(
             Ok(db) => return Ok(Some(db)),
             Err(e) => {
                 let delay = delays.next().unwrap_or(Duration::from_secs(60));
-                tracing::warn!(error = format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "database unreachable; retrying");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "database unreachable; retrying"
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = signals.recv() => return Ok(None),

@@ -64,9 +64,9 @@ impl Launcher {
             // which decides when the child is told to stop.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            JobError::Other(format!("cannot start {}: {e}", self.exe.display()))
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| JobError::Other(format!("cannot start {}: {e}", self.exe.display())))?;
         on_start(child.id());
         let stdout = child.stdout.take();
         let reader = tokio::spawn(async move {
@@ -78,7 +78,11 @@ impl Launcher {
         });
         let (status, killed) = wait(&mut child, stop, grace).await?;
         let text = reader.await.unwrap_or_default();
-        let line = text.lines().rev().find(|l| l.starts_with('{')).map(str::to_owned);
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .map(str::to_owned);
         let report = line.as_deref().and_then(|l| serde_json::from_str(l).ok());
         Ok(ChildEnd {
             status,
@@ -99,7 +103,11 @@ async fn wait(
         status = child.wait() => return Ok((status.map_err(io)?, false)),
         _ = stop.wait_for(|s| *s >= Stop::Graceful) => {}
     }
-    tracing::info!(pid = child.id(), grace_s = grace.as_secs(), "waiting for the running job to finish");
+    tracing::info!(
+        pid = child.id(),
+        grace_s = grace.as_secs(),
+        "waiting for the running job to finish"
+    );
     tokio::select! {
         status = child.wait() => return Ok((status.map_err(io)?, false)),
         _ = tokio::time::sleep(grace) => {}

@@ -175,7 +175,10 @@ async fn run_tick(
             return;
         }
         // Retried (with backoff, until the next tick) only while the run did not start.
-        let _ = retrying(entry, deadline, stop, || run_unit(entry, &unit, shared, stop)).await;
+        let _ = retrying(entry, deadline, stop, || {
+            run_unit(entry, &unit, shared, stop)
+        })
+        .await;
     }
 }
 
@@ -249,9 +252,16 @@ async fn run_unit(
     let args = unit.args.join(" ");
     let end = shared
         .launcher
-        .run(&entry.name, &unit.args, &unit.tick, &mut stop, shared.grace, |pid| {
-            tracing::info!(job = %entry.name, tick = %unit.tick, args, pid, "run started");
-        })
+        .run(
+            &entry.name,
+            &unit.args,
+            &unit.tick,
+            &mut stop,
+            shared.grace,
+            |pid| {
+                tracing::info!(job = %entry.name, tick = %unit.tick, args, pid, "run started");
+            },
+        )
         .await?;
     let code = end.status.code();
     match &end.report {
@@ -304,7 +314,11 @@ async fn died(db: &DatabaseConnection, unit: &Unit, end: &child::ChildEnd) -> St
 /// Marks the `running` row of `tick` as an error, if its run is dead: nobody
 /// holds its lock any more (a live run holds it from claim to finish, bar the
 /// instant between the two).
-async fn close_dead_run(db: &DatabaseConnection, tick: &str, error: &str) -> Result<bool, JobError> {
+async fn close_dead_run(
+    db: &DatabaseConnection,
+    tick: &str,
+    error: &str,
+) -> Result<bool, JobError> {
     use entity::job_run;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let row = job_run::Entity::find()
@@ -313,10 +327,14 @@ async fn close_dead_run(db: &DatabaseConnection, tick: &str, error: &str) -> Res
         .one(db)
         .await?;
     let Some(row) = row else { return Ok(false) };
-    let Some(guard) = lock::acquire(db, &row.lock_key, false).await? else {
-        return Ok(false);
-    };
-    let closed = history::abandon(db, tick, error).await;
-    guard.release().await;
-    closed
+    // The server frees a dead client's lock when it sees the connection close: give it a moment.
+    for _ in 0..30 {
+        if let Some(guard) = lock::acquire(db, &row.lock_key, false).await? {
+            let closed = history::abandon(db, tick, error).await;
+            guard.release().await;
+            return closed;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(false)
 }

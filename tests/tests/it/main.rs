@@ -3,4 +3,5 @@
 mod cli;
 mod harness;
 mod runner;
+mod schedule;
 mod schema;
