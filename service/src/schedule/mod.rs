@@ -21,6 +21,7 @@ pub mod child;
 pub mod config;
 pub mod fanout;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,10 +107,13 @@ async fn entry_loop(entry: Entry, shared: Arc<Shared>, mut stop: watch::Receiver
             tracing::info!(job = %entry.name, "no more ticks");
             return;
         };
-        let wait = (tick - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.wait_for(|s| *s != Stop::Running) => return,
+        // Sleep in short steps against the wall clock: a suspended machine or a
+        // stepped clock must not make a tick fire hours late.
+        while let Ok(wait) = (tick - Utc::now()).to_std() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait.min(Duration::from_secs(30))) => {}
+                _ = stop.wait_for(|s| *s != Stop::Running) => return,
+            }
         }
         run_tick(&entry, tick, &shared, &stop).await;
         if *stop.borrow() != Stop::Running {
@@ -270,7 +274,8 @@ async fn run_unit(
         }
         Some(r) => {
             if let Some(line) = &end.line {
-                println!("{line}");
+                // Results go to stdout; a closed stdout must not stop the scheduler.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
             }
             tracing::info!(
                 job = %entry.name,
