@@ -47,6 +47,8 @@ pub enum Command {
     Autocomplete(commands::autocomplete::Args),
     /// Replace every table's data with deterministic synthetic data.
     Seed(commands::seed::Args),
+    /// Run jobs at the times a cron file gives, until SIGTERM/Ctrl-C (--check: validate it).
+    Schedule(commands::schedule::Args),
 }
 
 fn main() -> ExitCode {

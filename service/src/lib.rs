@@ -3,7 +3,8 @@
 //! strategy (the write-ups' original round trips, kept to be measured) beside
 //! the optimized one; [`runner::run_job`] gives every job its lock, statement
 //! counts, history row and JSON report; [`connect`] opens the servers with
-//! short timeouts and one-line errors.
+//! short timeouts and one-line errors; [`schedule`] starts runs at the times
+//! a cron file gives, on as many machines as share the database.
 pub mod bench;
 pub mod connect;
 pub mod error;
@@ -12,11 +13,14 @@ pub mod progress;
 pub mod redis_count;
 pub mod runner;
 pub mod scale;
+pub mod schedule;
 pub mod seed;
+pub mod signals;
 
 pub use error::JobError;
 pub use redis;
 pub use runner::{
-    run_job, Job, JobContext, JobOutput, RunOptions, RunReport, RunStatus, Services, Strategy,
+    run_job, run_job_until, Job, JobContext, JobOutput, RunOptions, RunReport, RunStatus, Services,
+    Strategy,
 };
 pub use sea_orm;

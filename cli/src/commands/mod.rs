@@ -5,6 +5,7 @@ pub mod migrate;
 pub mod run;
 pub mod runs;
 pub mod seed;
+pub mod schedule;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(&cli, args).await,
         Command::Autocomplete(args) => autocomplete::run(&cli, args).await,
         Command::Seed(args) => seed::run(&cli, args).await,
+        Command::Schedule(args) => schedule::run(&cli, args).await,
     }
 }
 

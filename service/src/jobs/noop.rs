@@ -10,6 +10,8 @@ use crate::runner::{Job, JobContext, JobOutput};
 pub struct Noop {
     pub sleep_ms: u64,
     pub fail: bool,
+    /// A community to pretend to work on: the lock key becomes `noop:<id>`.
+    pub community: Option<i64>,
 }
 
 impl Job for Noop {
@@ -17,8 +19,15 @@ impl Job for Noop {
         "noop"
     }
 
+    fn lock_key(&self) -> String {
+        match self.community {
+            Some(id) => format!("noop:{id}"),
+            None => "noop".to_owned(),
+        }
+    }
+
     fn params(&self) -> serde_json::Value {
-        serde_json::json!({ "sleep_ms": self.sleep_ms, "fail": self.fail })
+        serde_json::json!({ "sleep_ms": self.sleep_ms, "fail": self.fail, "community": self.community })
     }
 
     async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {

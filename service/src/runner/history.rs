@@ -66,6 +66,7 @@ pub async fn finish(
 ) -> Result<(), JobError> {
     job_run::Entity::update(job_run::ActiveModel {
         id: Set(id),
+        started_at: Set(report.started_at),
         finished_at: Set(Some(Utc::now())),
         status: Set(report.status.as_str().to_owned()),
         rows: Set(report.rows as i64),
@@ -100,4 +101,34 @@ pub async fn recent(
         query = query.filter(job_run::Column::Job.eq(job));
     }
     Ok(query.all(db).await?)
+}
+
+/// Whether some run already claimed `tick` (a scheduler checks before starting
+/// a process for it; the claim in [`start`] is what decides).
+pub async fn is_claimed(db: &impl ConnectionTrait, tick: &str) -> Result<bool, JobError> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let n = job_run::Entity::find()
+        .filter(job_run::Column::Tick.eq(tick))
+        .count(db)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Closes the row of a run whose process ended without closing it (killed,
+/// crashed): still `running`, so nothing finished it. Its transaction died with
+/// its connection. Returns whether there was such a row.
+pub async fn abandon(db: &impl ConnectionTrait, tick: &str, error: &str) -> Result<bool, JobError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let done = job_run::Entity::update_many()
+        .set(job_run::ActiveModel {
+            status: Set("error".to_owned()),
+            finished_at: Set(Some(Utc::now())),
+            error: Set(Some(error.to_owned())),
+            ..Default::default()
+        })
+        .filter(job_run::Column::Tick.eq(tick))
+        .filter(job_run::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected > 0)
 }

@@ -238,6 +238,9 @@ pub struct RunReport {
     pub lock_key: String,
     pub params: serde_json::Value,
     pub started_at: DateTime<Utc>,
+    /// The schedule tick this run claimed, when a scheduler started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tick: Option<String>,
     /// This process's peak resident memory so far (VmHWM), in KiB, when the OS tells.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_rss_kb: Option<u64>,
@@ -273,6 +276,23 @@ pub struct RunOptions {
 /// `job_runs`, and reports. Never panics on a failing database: every failure
 /// becomes a report with status `error` (or `bad_input`).
 pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) -> RunReport {
+    run_job_until(services, job, opts, std::future::pending::<String>()).await
+}
+
+/// [`run_job`], stopped early when `cancel` resolves with a reason (`"SIGTERM"`).
+/// While waiting for the lock nothing has been written but the tick's claim;
+/// during the run the job's future is dropped, which drops its open transaction
+/// (rolled back), and the run is recorded as an error "interrupted by ...".
+pub async fn run_job_until<J, C>(
+    services: &Services,
+    job: &J,
+    opts: &RunOptions,
+    cancel: C,
+) -> RunReport
+where
+    J: Job,
+    C: Future<Output = String>,
+{
     let clock = Instant::now();
     let mut report = RunReport {
         job: job.name().to_owned(),
@@ -286,63 +306,32 @@ pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) ->
         lock_key: job.lock_key(),
         params: job.params(),
         started_at: Utc::now(),
+        tick: opts.tick.clone(),
         peak_rss_kb: None,
         error: None,
         details: serde_json::Value::Null,
     };
-    let fail = |mut report: RunReport, status: RunStatus, e: &JobError| {
-        report.status = status;
-        report.error = Some(e.to_string());
-        report.duration_ms = clock.elapsed().as_millis() as u64;
-        report
-    };
-    if job.needs_redis() && services.redis.is_none() {
-        let e = JobError::Unreachable("this job needs Redis: set REDIS_URL or --redis-url".into());
-        return fail(report, RunStatus::Error, &e);
-    }
-    if let Err(e) = job.validate(&services.db).await {
-        let status = if e.is_bad_input() {
-            RunStatus::BadInput
-        } else {
-            RunStatus::Error
-        };
-        return fail(report, status, &e);
-    }
-    let guard = match lock::acquire(&services.db, &report.lock_key, opts.wait).await {
-        Ok(Some(guard)) => guard,
-        Ok(None) => {
-            let e = JobError::Other(format!(
-                "{} is already running elsewhere (lock '{}'); consider --wait",
-                report.job, report.lock_key
-            ));
-            let report = fail(report, RunStatus::Locked, &e);
-            // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
-            let _ = history::record_locked(&services.db, &report).await;
+    let mut cancel = std::pin::pin!(cancel);
+    let guard = match prepare(services, job, opts, &mut report, cancel.as_mut()).await {
+        Ok(guard) => guard,
+        Err((status, e)) => {
+            report.status = status;
+            report.error = Some(e.to_string());
+            report.duration_ms = clock.elapsed().as_millis() as u64;
             return report;
         }
-        Err(e) => return fail(report, RunStatus::Error, &e),
     };
-    match history::start(&services.db, &report, opts.tick.as_deref()).await {
-        Ok(Some(id)) => report.run_id = Some(id),
-        Ok(None) => {
-            guard.release().await;
-            let e = JobError::Other(format!(
-                "tick {} was already claimed by another scheduler",
-                opts.tick.as_deref().unwrap_or("")
-            ));
-            return fail(report, RunStatus::Locked, &e);
-        }
-        Err(e) => {
-            guard.release().await;
-            return fail(report, RunStatus::Error, &e);
-        }
-    }
     let mut ctx = JobContext::new(services, opts.strategy);
     if opts.quiet {
         ctx = ctx.quiet();
     }
     tracing::info!(job = %report.job, key = %report.lock_key, strategy = %opts.strategy, "job started");
-    let outcome = job.run(&ctx).await;
+    // Biased towards the signal: once it has come, the job is not polled again.
+    let outcome = tokio::select! {
+        biased;
+        reason = cancel.as_mut() => Err(interrupted(&mut report, &reason)),
+        outcome = job.run(&ctx) => outcome,
+    };
     report.db_statements = ctx.db_statements();
     report.redis_commands = ctx.redis_commands();
     report.duration_ms = clock.elapsed().as_millis() as u64;
@@ -379,6 +368,97 @@ pub async fn run_job<J: Job>(services: &Services, job: &J, opts: &RunOptions) ->
         "job finished"
     );
     report
+}
+
+fn interrupted(report: &mut RunReport, reason: &str) -> JobError {
+    report.details = serde_json::json!({ "interrupted": reason });
+    JobError::Other(format!(
+        "interrupted by {reason}; the run's changes were rolled back"
+    ))
+}
+
+fn status_of(e: &JobError) -> RunStatus {
+    if e.is_bad_input() {
+        RunStatus::BadInput
+    } else {
+        RunStatus::Error
+    }
+}
+
+/// Everything before the job runs: validation, the tick's claim, the lock and
+/// the `running` row. On success `report.run_id` is set and the lock is held.
+///
+/// With a tick the claim comes first: the unique key on `tick` alone decides
+/// which of several schedulers handles it, so a tick is recorded once, as a
+/// run or as `locked` (the previous run still going), and never twice.
+async fn prepare<J: Job>(
+    services: &Services,
+    job: &J,
+    opts: &RunOptions,
+    report: &mut RunReport,
+    cancel: std::pin::Pin<&mut impl Future<Output = String>>,
+) -> Result<lock::LockGuard, (RunStatus, JobError)> {
+    let db = &services.db;
+    if job.needs_redis() && services.redis.is_none() {
+        let e = JobError::Unreachable("this job needs Redis: set REDIS_URL or --redis-url".into());
+        return Err((RunStatus::Error, e));
+    }
+    job.validate(db).await.map_err(|e| (status_of(&e), e))?;
+    if let Some(tick) = &opts.tick {
+        match history::start(db, report, Some(tick)).await {
+            Ok(Some(id)) => report.run_id = Some(id),
+            Ok(None) => {
+                report.details = serde_json::json!({ "tick_claimed_elsewhere": true });
+                let e = JobError::Other(format!("tick {tick} was already claimed by another run"));
+                return Err((RunStatus::Locked, e));
+            }
+            Err(e) => return Err((RunStatus::Error, e)),
+        }
+    }
+    let acquired = tokio::select! {
+        biased;
+        reason = cancel => Err(JobError::Other(format!("interrupted by {reason} while waiting for the lock"))),
+        acquired = lock::acquire(db, &report.lock_key, opts.wait) => acquired,
+    };
+    let (status, e) = match acquired {
+        Ok(Some(guard)) => {
+            // The run starts when it holds the lock: runs of one key never overlap in job_runs.
+            report.started_at = Utc::now();
+            if report.run_id.is_some() {
+                return Ok(guard);
+            }
+            match history::start(db, report, None).await {
+                Ok(id) => {
+                    report.run_id = id;
+                    return Ok(guard);
+                }
+                Err(e) => {
+                    guard.release().await;
+                    return Err((RunStatus::Error, e));
+                }
+            }
+        }
+        Ok(None) => (
+            RunStatus::Locked,
+            JobError::Other(format!(
+                "{} is already running elsewhere (lock '{}'); consider --wait",
+                report.job, report.lock_key
+            )),
+        ),
+        Err(e) => (RunStatus::Error, e),
+    };
+    // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
+    report.status = status;
+    report.error = Some(e.to_string());
+    let recorded = match report.run_id {
+        Some(id) => history::finish(db, id, report).await,
+        None if status == RunStatus::Locked => history::record_locked(db, report).await,
+        None => Ok(()),
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "could not record the run in job_runs");
+    }
+    Err((status, e))
 }
 
 /// Peak resident set size of this process in KiB, from `/proc/self/status`.

@@ -7,5 +7,6 @@ mod daily_impressions;
 mod harness;
 mod refresh_autocomplete;
 mod runner;
+mod schedule;
 mod schema;
 mod seed;

@@ -8,7 +8,7 @@ mod refresh_autocomplete;
 
 use std::process::ExitCode;
 
-use service::{run_job, Job, RunOptions, RunStatus, Strategy};
+use service::{run_job_until, Job, RunOptions, RunStatus, Strategy};
 
 use crate::Cli;
 
@@ -27,6 +27,9 @@ pub struct Common {
     /// Wait for a run holding the lock instead of exiting 75.
     #[arg(long)]
     pub wait: bool,
+    /// The schedule tick this run claims (set by `sitejobs schedule`).
+    #[arg(long, env = "SITEJOBS_TICK", hide = true)]
+    pub tick: Option<String>,
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
@@ -54,20 +57,26 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Connects what the job needs, runs it under the runner and reports.
+/// Connects what the job needs, runs it under the runner and reports. SIGTERM
+/// or Ctrl-C stops the run: its changes roll back, and it is recorded and
+/// reported as an error (exit 1).
 pub async fn execute<J: Job>(cli: &Cli, common: &Common, job: &J) -> anyhow::Result<ExitCode> {
+    let stop = service::signals::termination()?;
     let services = crate::config::services(cli, job.needs_redis()).await?;
     let opts = RunOptions {
         strategy: common.strategy,
         wait: common.wait,
+        tick: common.tick.clone(),
         ..Default::default()
     };
-    let report = run_job(&services, job, &opts).await;
+    let report = run_job_until(&services, job, &opts, stop).await;
     if report.status == RunStatus::BadInput {
         return Err(crate::commands::bad_input(report.error.unwrap_or_default()));
     }
     println!("{}", report.to_json_line());
-    if let Some(e) = &report.error {
+    // A tick another scheduler took is the scheduler's business, not an error to show.
+    let claimed_elsewhere = report.details["tick_claimed_elsewhere"] == true;
+    if let Some(e) = report.error.as_ref().filter(|_| !claimed_elsewhere) {
         eprintln!("error: {e}");
     }
     Ok(ExitCode::from(report.exit_code()))

@@ -1,0 +1,152 @@
+//! `sitejobs schedule [--config sitejobs.toml] [--check] [--grace-seconds N]`:
+//! runs the jobs of a schedule file at their cron times until SIGTERM/Ctrl-C
+//! (exit 0), or with `--check` validates the file and prints each job's next run.
+use std::process::ExitCode;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{SecondsFormat, Utc};
+use clap::{CommandFactory, Parser};
+use service::schedule::{self, Launcher, Schedule};
+use service::signals::Signals;
+
+use crate::{Cli, LogFormat};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The schedule file: [[job]] entries with name, cron and args.
+    #[arg(long, default_value = crate::config::CONFIG_FILE)]
+    pub config: String,
+    /// Validate the file and print each job's next run time; run nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// On SIGTERM/Ctrl-C, how long running jobs get to finish before they are rolled back.
+    #[arg(long, default_value_t = 30)]
+    pub grace_seconds: u64,
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    // Handlers first: a signal during start-up must not kill the process half-way.
+    let mut signals = Signals::new()?;
+    let schedule = schedule::config::load(&args.config, &validate)?;
+    if args.check {
+        print_check(&args.config, &schedule);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(db) = connect(cli, &mut signals).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let launcher = launcher(cli)?;
+    let grace = Duration::from_secs(args.grace_seconds);
+    schedule::run(schedule, db, launcher, grace, signals).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the CLI's own parser whether `sitejobs run <name> <args...>` is valid.
+fn validate(name: &str, args: &[String]) -> Result<(), String> {
+    let cmd = Cli::command();
+    let run = cmd.find_subcommand("run");
+    let known: Vec<&str> = run
+        .map(|r| r.get_subcommands().map(|c| c.get_name()).collect())
+        .unwrap_or_default();
+    if !known.contains(&name) {
+        return Err(format!(
+            "unknown job '{name}' (known: {})",
+            known.join(", ")
+        ));
+    }
+    let argv = ["sitejobs", "run", name]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(args.iter().cloned());
+    match Cli::try_parse_from(argv) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            Err(format!("args {args:?}: {first}"))
+        }
+    }
+}
+
+fn print_check(source: &str, schedule: &Schedule) {
+    let now = Utc::now();
+    for e in &schedule.entries {
+        let next = e
+            .next_after(now)
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .unwrap_or_else(|| "never".into());
+        let mut what = std::iter::once(e.name.as_str())
+            .chain(e.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(f) = e.fanout {
+            what.push_str(&format!(" ({})", f.units.describe()));
+        }
+        println!("{next}  {:<18} {what}", format!("\"{}\"", e.cron_text));
+    }
+    eprintln!("{source}: {} jobs, all valid", schedule.entries.len());
+}
+
+/// The scheduler's own connection (to claim ticks and list communities). An
+/// unreachable database is retried with backoff, not fatal: the scheduler may
+/// start before its database. `None` when a signal came first.
+async fn connect(
+    cli: &Cli,
+    signals: &mut Signals,
+) -> anyhow::Result<Option<sea_orm::DatabaseConnection>> {
+    if cli.database_url.is_none() {
+        // Not something waiting fixes.
+        return crate::config::database(cli).await.map(Some);
+    }
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(60))
+        .with_jitter()
+        .without_max_times()
+        .build();
+    loop {
+        match crate::config::database(cli).await {
+            Ok(db) => return Ok(Some(db)),
+            Err(e) => {
+                let delay = delays.next().unwrap_or(Duration::from_secs(60));
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "database unreachable; retrying"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = signals.recv() => return Ok(None),
+                }
+            }
+        }
+    }
+}
+
+/// Children run this very binary, with the same servers and log format. URLs
+/// go through the environment, not argv, to keep passwords out of `ps`.
+fn launcher(cli: &Cli) -> anyhow::Result<Launcher> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the sitejobs binary to run jobs with: {e}"))?;
+    let mut env = Vec::new();
+    if let Some(url) = &cli.database_url {
+        env.push(("DATABASE_URL".to_owned(), url.clone()));
+    }
+    if let Some(url) = &cli.redis_url {
+        env.push(("REDIS_URL".to_owned(), url.clone()));
+    }
+    let format = match cli.log_format {
+        LogFormat::Text => "text",
+        LogFormat::Json => "json",
+    };
+    Ok(Launcher {
+        exe,
+        global_args: vec!["--log-format".into(), format.into()],
+        env,
+    })
+}
