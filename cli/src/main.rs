@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Query and load my_numbers (overlapping ranges, Django fixtures).
+    Numbers(commands::numbers::Args),
 }
 
 fn main() -> ExitCode {

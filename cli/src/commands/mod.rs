@@ -1,5 +1,6 @@
 //! One file per subcommand; this one dispatches and maps errors to exit codes.
 pub mod migrate;
+pub mod numbers;
 pub mod run;
 pub mod runs;
 
@@ -14,6 +15,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&cli, args).await,
         Command::Run(args) => run::run(&cli, args).await,
         Command::Runs(args) => runs::run(&cli, args).await,
+        Command::Numbers(args) => numbers::run(&cli, args).await,
     }
 }
 

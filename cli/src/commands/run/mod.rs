@@ -1,6 +1,7 @@
 //! `sitejobs run <job>`: builds the job's options from its flags, hands it to
 //! the runner, prints the one JSON line, and exits with the run's code.
 //! Each job's flags live in a file of their own beside this one.
+mod backfill_number_ranges;
 mod noop;
 
 use std::process::ExitCode;
@@ -34,11 +35,14 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 pub enum JobCmd {
     /// A no-op job that proves the runner (lock, counts, history); sleeps or fails if asked.
     Noop(noop::Args),
+    /// Fill my_numbers.number_range where it is null, in batches by primary key.
+    BackfillNumberRanges(backfill_number_ranges::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.job {
         JobCmd::Noop(a) => noop::run(cli, a).await,
+        JobCmd::BackfillNumberRanges(a) => backfill_number_ranges::run(cli, a).await,
     }
 }
 
