@@ -53,6 +53,14 @@ pub struct BenchArgs {
     pub strategy: Option<OverlapStrategy>,
 }
 
+/// One output line, fields in the contract's order.
+#[derive(serde::Serialize)]
+struct Row {
+    id: i64,
+    number_start: i32,
+    number_end: i32,
+}
+
 fn parse_strategy(s: &str) -> Result<OverlapStrategy, String> {
     s.parse().map_err(|e: JobError| e.to_string())
 }
@@ -83,9 +91,12 @@ async fn overlap(cli: &Cli, a: &OverlapArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut closed = false;
     let printed = numbers::for_each_overlap(&db, a.strategy, a.start, a.end, |row| {
-        let line = serde_json::json!({
-            "id": row.id, "number_start": row.number_start, "number_end": row.number_end,
-        });
+        let line = Row {
+            id: row.id,
+            number_start: row.number_start,
+            number_end: row.number_end,
+        };
+        let line = serde_json::to_string(&line).map_err(|e| JobError::Other(e.to_string()))?;
         writeln!(out, "{line}").map_err(|e| {
             closed = e.kind() == std::io::ErrorKind::BrokenPipe;
             JobError::Other(format!("writing to stdout: {e}"))

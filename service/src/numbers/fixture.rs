@@ -40,7 +40,10 @@ pub fn parse(text: &str) -> Result<Vec<FixtureRow>, JobError> {
     let mut seen: HashMap<i64, usize> = HashMap::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let n = i + 1;
-        let row = parse_entry(entry).map_err(|why| JobError::bad_input(format!("fixture entry {n}: {why}")))?;
+        let row = parse_entry(entry).map_err(|(pk, why)| {
+            let pk = pk.map(|pk| format!(" (pk {pk})")).unwrap_or_default();
+            JobError::bad_input(format!("fixture entry {n}{pk}: {why}"))
+        })?;
         if let Some(first) = seen.insert(row.pk, n) {
             return Err(JobError::bad_input(format!(
                 "fixture entry {n}: duplicate pk {} (already used by entry {first})",
@@ -52,7 +55,14 @@ pub fn parse(text: &str) -> Result<Vec<FixtureRow>, JobError> {
     Ok(rows)
 }
 
-fn parse_entry(entry: &Value) -> Result<FixtureRow, String> {
+/// One entry, or why not (with its pk once known).
+fn parse_entry(entry: &Value) -> Result<FixtureRow, (Option<i64>, String)> {
+    let pk = model_and_pk(entry).map_err(|why| (None, why))?;
+    parse_fields(entry, pk).map_err(|why| (Some(pk), why))
+}
+
+/// Checks the model label and returns the pk.
+fn model_and_pk(entry: &Value) -> Result<i64, String> {
     let Value::Object(obj) = entry else {
         return Err("must be an object with model, pk and fields".into());
     };
@@ -73,33 +83,36 @@ fn parse_entry(entry: &Value) -> Result<FixtureRow, String> {
     if pk < 1 {
         return Err(format!("pk {pk} must be a positive integer"));
     }
-    let at = |why: String| format!("(pk {pk}) {why}");
-    let Some(Value::Object(fields)) = obj.get("fields") else {
-        return Err(at("missing field fields (an object)".into()));
+    Ok(pk)
+}
+
+fn parse_fields(entry: &Value, pk: i64) -> Result<FixtureRow, String> {
+    let Some(Value::Object(fields)) = entry.get("fields") else {
+        return Err("missing field fields (an object)".into());
     };
     if let Some(other) = fields
         .keys()
         .find(|k| !matches!(k.as_str(), "number_start" | "number_end" | "number_range"))
     {
-        return Err(at(format!("unknown field '{other}'")));
+        return Err(format!("unknown field '{other}'"));
     }
     let field = |name: &str| -> Result<i32, String> {
         let v = fields
             .get(name)
-            .ok_or_else(|| at(format!("missing field {name}")))?;
-        let n = integer(v).map_err(|why| at(format!("{name} {why}")))?;
-        i32::try_from(n).map_err(|_| at(format!("{name} {n} is outside integer (-2147483648..2147483647)")))
+            .ok_or_else(|| format!("missing field {name}"))?;
+        let n = integer(v).map_err(|why| format!("{name} {why}"))?;
+        i32::try_from(n).map_err(|_| format!("{name} {n} is outside integer (-2147483648..2147483647)"))
     };
     let (number_start, number_end) = (field("number_start")?, field("number_end")?);
     if number_start > number_end {
-        return Err(at(format!(
+        return Err(format!(
             "number_start {number_start} is greater than number_end {number_end}"
-        )));
+        ));
     }
     if number_end > MAX_NUMBER_END {
-        return Err(at(format!(
+        return Err(format!(
             "number_end {number_end} must be below 2147483647 (the inclusive range does not fit int4range)"
-        )));
+        ));
     }
     Ok(FixtureRow {
         pk,
