@@ -35,7 +35,10 @@ impl MigrationTrait for Migration {
             .await?
             .is_some();
         if invalid {
-            tracing::warn!(index = INDEX, "dropping an invalid index left by a failed build");
+            tracing::warn!(
+                index = INDEX,
+                "dropping an invalid index left by a failed build"
+            );
             db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"))
                 .await?;
         }

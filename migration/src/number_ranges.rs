@@ -68,7 +68,10 @@ pub async fn unrepresentable_ids(db: &impl ConnectionTrait, limit: u64) -> Resul
         .query_all_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
             "SELECT id FROM my_numbers WHERE number_end > $1 ORDER BY id LIMIT $2",
-            [MAX_NUMBER_END.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            [
+                MAX_NUMBER_END.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         ))
         .await?;
     rows.iter().map(|r| r.try_get_by_index::<i64>(0)).collect()

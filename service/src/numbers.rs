@@ -86,7 +86,9 @@ pub async fn overlap_columns(
     a: i32,
     b: i32,
 ) -> Result<Vec<my_number::Model>, JobError> {
-    Ok(overlap_query(OverlapStrategy::Columns, a, b)?.all(db).await?)
+    Ok(overlap_query(OverlapStrategy::Columns, a, b)?
+        .all(db)
+        .await?)
 }
 
 /// Rows whose `[number_start, number_end]` meets `[a, b]`, by the GiST range index.
@@ -168,7 +170,10 @@ pub async fn bench_overlap(
 ) -> Result<OverlapLatency, JobError> {
     time_overlaps(db, strategy, &windows[..windows.len().min(20)]).await?;
     let timed = time_overlaps(db, strategy, windows).await?;
-    let mut ms: Vec<f64> = timed.iter().map(|(d, _)| d.as_secs_f64() * 1000.0).collect();
+    let mut ms: Vec<f64> = timed
+        .iter()
+        .map(|(d, _)| d.as_secs_f64() * 1000.0)
+        .collect();
     ms.sort_by(f64::total_cmp);
     let pick = |q: f64| {
         let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len().max(1)) - 1;

@@ -76,7 +76,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             let rows = fixture::parse(&text)?;
             let db = crate::config::database(cli).await?;
             let loaded = fixture::load(&db, &rows).await?;
-            println!("{}", serde_json::json!({ "loaded": loaded.rows, "file": file }));
+            println!(
+                "{}",
+                serde_json::json!({ "loaded": loaded.rows, "file": file })
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchOverlap(a) => bench(cli, a).await,

@@ -34,7 +34,9 @@ pub fn parse(text: &str) -> Result<Vec<FixtureRow>, JobError> {
     let json: Value = serde_json::from_str(text)
         .map_err(|e| JobError::bad_input(format!("fixture is not valid JSON: {e}")))?;
     let Value::Array(entries) = json else {
-        return Err(JobError::bad_input("fixture must be a JSON list of entries"));
+        return Err(JobError::bad_input(
+            "fixture must be a JSON list of entries",
+        ));
     };
     let mut rows = Vec::with_capacity(entries.len());
     let mut seen: HashMap<i64, usize> = HashMap::with_capacity(entries.len());
@@ -101,7 +103,8 @@ fn parse_fields(entry: &Value, pk: i64) -> Result<FixtureRow, String> {
             .get(name)
             .ok_or_else(|| format!("missing field {name}"))?;
         let n = integer(v).map_err(|why| format!("{name} {why}"))?;
-        i32::try_from(n).map_err(|_| format!("{name} {n} is outside integer (-2147483648..2147483647)"))
+        i32::try_from(n)
+            .map_err(|_| format!("{name} {n} is outside integer (-2147483648..2147483647)"))
     };
     let (number_start, number_end) = (field("number_start")?, field("number_end")?);
     if number_start > number_end {

@@ -2,6 +2,6 @@
 //! (`TestDb`) and Redis key prefix (`TestRedis`), so they run in parallel.
 mod cli;
 mod harness;
+mod numbers;
 mod runner;
 mod schema;
-mod numbers;

@@ -5,11 +5,11 @@ mod fixture;
 mod migrations;
 
 use entity::my_number;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Statement,
 };
-use sea_orm::sea_query::{Expr, ExprTrait};
 use service::numbers;
 use tests::{stderr, stdout, TestDb};
 
@@ -41,7 +41,11 @@ pub async fn wrong_ranges(db: &DatabaseConnection) -> i64 {
 /// `n` rows inserted by plain SQL with the trigger off: every range null, as
 /// if written before the migrations.
 pub async fn insert_unranged(db: &DatabaseConnection, n: u64) {
-    exec(db, "ALTER TABLE my_numbers DISABLE TRIGGER my_numbers_sync_number_range").await;
+    exec(
+        db,
+        "ALTER TABLE my_numbers DISABLE TRIGGER my_numbers_sync_number_range",
+    )
+    .await;
     exec(
         db,
         &format!(
@@ -50,7 +54,11 @@ pub async fn insert_unranged(db: &DatabaseConnection, n: u64) {
         ),
     )
     .await;
-    exec(db, "ALTER TABLE my_numbers ENABLE TRIGGER my_numbers_sync_number_range").await;
+    exec(
+        db,
+        "ALTER TABLE my_numbers ENABLE TRIGGER my_numbers_sync_number_range",
+    )
+    .await;
 }
 
 fn row(start: i32, end: i32) -> my_number::ActiveModel {
@@ -66,7 +74,10 @@ fn row(start: i32, end: i32) -> my_number::ActiveModel {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, modulo: u64) -> i64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) % modulo) as i64
     }
 }
@@ -92,7 +103,11 @@ async fn both_strategies_equal_a_brute_force_answer_on_random_data() {
         .all(&t.db)
         .await
         .expect("all");
-    let mut windows = vec![(i32::MIN, i32::MAX), (i32::MIN, i32::MIN), (i32::MAX, i32::MAX)];
+    let mut windows = vec![
+        (i32::MIN, i32::MAX),
+        (i32::MIN, i32::MIN),
+        (i32::MAX, i32::MAX),
+    ];
     for m in all.iter().step_by(37) {
         let (s, e) = (m.number_start, m.number_end);
         windows.extend([
@@ -118,7 +133,9 @@ async fn both_strategies_equal_a_brute_force_answer_on_random_data() {
             .map(|m| m.id)
             .collect();
         let ids = |v: Vec<my_number::Model>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        let columns = ids(numbers::overlap_columns(&t.db, a, b).await.expect("columns"));
+        let columns = ids(numbers::overlap_columns(&t.db, a, b)
+            .await
+            .expect("columns"));
         let range = ids(numbers::overlap_range(&t.db, a, b).await.expect("range"));
         assert_eq!(columns, expected, "columns strategy, window [{a}, {b}]");
         assert_eq!(range, expected, "range strategy, window [{a}, {b}]");
@@ -128,7 +145,9 @@ async fn both_strategies_equal_a_brute_force_answer_on_random_data() {
 #[tokio::test]
 async fn a_window_with_start_after_end_is_bad_input() {
     let t = TestDb::new().await;
-    let err = numbers::overlap_range(&t.db, 5, 4).await.expect_err("rejected");
+    let err = numbers::overlap_range(&t.db, 5, 4)
+        .await
+        .expect_err("rejected");
     assert!(err.is_bad_input(), "{err}");
     let out = t.cli(None, &["numbers", "overlap", "--start", "5", "--end", "4"]);
     assert_eq!(out.status.code(), Some(2));
@@ -146,7 +165,16 @@ async fn overlap_command_prints_one_json_object_per_row_ordered_by_id() {
     for strategy in ["columns", "range"] {
         let out = t.cli(
             None,
-            &["numbers", "overlap", "--start", "-5", "--end", "21", "--strategy", strategy],
+            &[
+                "numbers",
+                "overlap",
+                "--start",
+                "-5",
+                "--end",
+                "21",
+                "--strategy",
+                strategy,
+            ],
         );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert_eq!(
@@ -159,7 +187,19 @@ async fn overlap_command_prints_one_json_object_per_row_ordered_by_id() {
     }
     let out = t.cli(None, &["numbers", "overlap", "--start", "5", "--end", "9"]);
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""));
-    let out = t.cli(None, &["numbers", "overlap", "--start", "1", "--end", "2", "--strategy", "fast"]);
+    let out = t.cli(
+        None,
+        &[
+            "numbers",
+            "overlap",
+            "--start",
+            "1",
+            "--end",
+            "2",
+            "--strategy",
+            "fast",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -182,23 +222,45 @@ async fn number_range_is_right_after_every_write_path() {
     assert_eq!(updated.number_range.as_deref(), Some("[1,9)"));
     // ORM update_many (Django's queryset update(), which save() never sees).
     my_number::Entity::update_many()
-        .col_expr(my_number::Column::NumberStart, Expr::col(my_number::Column::NumberStart).sub(1))
+        .col_expr(
+            my_number::Column::NumberStart,
+            Expr::col(my_number::Column::NumberStart).sub(1),
+        )
         .filter(my_number::Column::NumberStart.eq(10))
         .exec(db)
         .await
         .expect("update_many");
     // Plain SQL from another program: insert, update, upsert, and a wrong range written on purpose.
-    exec(db, "INSERT INTO my_numbers (number_start, number_end) VALUES (100, 200)").await;
-    exec(db, "UPDATE my_numbers SET number_end = 250 WHERE number_start = 100").await;
+    exec(
+        db,
+        "INSERT INTO my_numbers (number_start, number_end) VALUES (100, 200)",
+    )
+    .await;
+    exec(
+        db,
+        "UPDATE my_numbers SET number_end = 250 WHERE number_start = 100",
+    )
+    .await;
     exec(
         db,
         "INSERT INTO my_numbers (id, number_start, number_end) VALUES (1, 2, 3)
          ON CONFLICT (id) DO UPDATE SET number_start = EXCLUDED.number_start, number_end = EXCLUDED.number_end",
     )
     .await;
-    exec(db, "UPDATE my_numbers SET number_range = '[0,1000)' WHERE number_start = -7").await;
-    let all = my_number::Entity::find().order_by_asc(my_number::Column::Id).all(db).await.expect("all");
-    let got: Vec<_> = all.iter().map(|m| (m.number_start, m.number_end, m.number_range.clone())).collect();
+    exec(
+        db,
+        "UPDATE my_numbers SET number_range = '[0,1000)' WHERE number_start = -7",
+    )
+    .await;
+    let all = my_number::Entity::find()
+        .order_by_asc(my_number::Column::Id)
+        .all(db)
+        .await
+        .expect("all");
+    let got: Vec<_> = all
+        .iter()
+        .map(|m| (m.number_start, m.number_end, m.number_range.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -215,7 +277,10 @@ async fn number_range_is_right_after_every_write_path() {
 async fn the_database_rejects_number_end_at_the_int4_maximum_and_start_after_end() {
     let t = TestDb::new().await;
     let err = row(1, i32::MAX).insert(&t.db).await.expect_err("rejected");
-    assert!(err.to_string().contains("must be below 2147483647"), "{err}");
+    assert!(
+        err.to_string().contains("must be below 2147483647"),
+        "{err}"
+    );
     let err = row(5, 4).insert(&t.db).await.expect_err("rejected");
     assert!(err.to_string().contains("my_numbers_start_le_end"), "{err}");
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM my_numbers").await, 0);

@@ -51,7 +51,11 @@ pub async fn ensure_rows(db: &DatabaseConnection, rows: u64) -> Result<(), JobEr
     if have >= rows {
         return Ok(());
     }
-    exec(db, &format!("ALTER TABLE my_numbers DISABLE TRIGGER {TRIGGER}")).await?;
+    exec(
+        db,
+        &format!("ALTER TABLE my_numbers DISABLE TRIGGER {TRIGGER}"),
+    )
+    .await?;
     let filled = exec(
         db,
         &format!(
@@ -64,7 +68,11 @@ pub async fn ensure_rows(db: &DatabaseConnection, rows: u64) -> Result<(), JobEr
         ),
     )
     .await;
-    exec(db, &format!("ALTER TABLE my_numbers ENABLE TRIGGER {TRIGGER}")).await?;
+    exec(
+        db,
+        &format!("ALTER TABLE my_numbers ENABLE TRIGGER {TRIGGER}"),
+    )
+    .await?;
     filled?;
     exec(db, "ANALYZE my_numbers").await
 }

@@ -18,7 +18,10 @@ mod optimized;
 pub mod bench;
 
 use migration::number_ranges::{self, DEFAULT_BATCH_SIZE};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Statement,
+};
 
 use crate::error::JobError;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};

@@ -2,8 +2,9 @@
 //! range computed in the application (one `UPDATE` round trip per row).
 use entity::my_number;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::{NotSet, Set, Unchanged}, ColumnTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set, Unchanged},
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{pending, BackfillNumberRanges, Backfilled};

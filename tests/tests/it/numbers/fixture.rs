@@ -9,7 +9,9 @@ use tests::{stderr, stdout, TestDb};
 use super::{exec, scalar, wrong_ranges};
 
 fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn temp_fixture(t: &TestDb, text: &str) -> PathBuf {
@@ -19,17 +21,26 @@ fn temp_fixture(t: &TestDb, text: &str) -> PathBuf {
 }
 
 fn entry(model: &str, pk: &str, start: &str, end: &str) -> String {
-    format!(r#"{{"model": "{model}", "pk": {pk}, "fields": {{"number_start": {start}, "number_end": {end}}}}}"#)
+    format!(
+        r#"{{"model": "{model}", "pk": {pk}, "fields": {{"number_start": {start}, "number_end": {end}}}}}"#
+    )
 }
 
 #[tokio::test]
 async fn the_write_ups_fixture_fails_naming_the_duplicate_pk_and_writes_nothing() {
     let t = TestDb::new().await;
     let path = fixture_path("writeup_002_numbers.json");
-    let out = t.cli(None, &["numbers", "load", path.to_str().expect("utf-8 path")]);
+    let out = t.cli(
+        None,
+        &["numbers", "load", path.to_str().expect("utf-8 path")],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(stderr(&out).trim().lines().count(), 1);
-    assert!(stderr(&out).contains("entry 2: duplicate pk 1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("entry 2: duplicate pk 1"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).is_empty());
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM my_numbers").await, 0);
 }
@@ -61,10 +72,17 @@ async fn a_valid_fixture_loads_overwrites_existing_pks_and_moves_the_sequence() 
         .into_iter()
         .map(|m| (m.id, m.number_start, m.number_end))
         .collect();
-    assert_eq!(rows, vec![(1, 10, 20), (7, -5, 5), (40, i32::MIN, i32::MAX - 1)]);
+    assert_eq!(
+        rows,
+        vec![(1, 10, 20), (7, -5, 5), (40, i32::MIN, i32::MAX - 1)]
+    );
     assert_eq!(wrong_ranges(&t.db).await, 0);
     // The next generated id is past the largest loaded one.
-    exec(&t.db, "INSERT INTO my_numbers (number_start, number_end) VALUES (0, 0)").await;
+    exec(
+        &t.db,
+        "INSERT INTO my_numbers (number_start, number_end) VALUES (0, 0)",
+    )
+    .await;
     assert_eq!(scalar(&t.db, "SELECT max(id) FROM my_numbers").await, 41);
     let _ = std::fs::remove_file(path);
 }
@@ -111,12 +129,18 @@ async fn every_bad_entry_is_bad_input_naming_it() {
 #[tokio::test]
 async fn a_bad_entry_at_the_end_of_a_file_leaves_the_table_untouched() {
     let t = TestDb::new().await;
-    let mut entries: Vec<String> = (1..=500).map(|i| entry("a.my_number", &i.to_string(), "1", "2")).collect();
+    let mut entries: Vec<String> = (1..=500)
+        .map(|i| entry("a.my_number", &i.to_string(), "1", "2"))
+        .collect();
     entries.push(entry("a.my_number", "501", "3", "\"x\""));
     let path = temp_fixture(&t, &format!("[{}]", entries.join(",")));
     let out = t.cli(None, &["numbers", "load", path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("fixture entry 501 (pk 501): number_end \"x\" is not an integer"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fixture entry 501 (pk 501): number_end \"x\" is not an integer"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM my_numbers").await, 0);
     let missing = t.cli(None, &["numbers", "load", "/nonexistent/fixture.json"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -127,11 +151,21 @@ async fn a_bad_entry_at_the_end_of_a_file_leaves_the_table_untouched() {
 async fn a_database_failure_midway_rolls_the_whole_load_back() {
     let t = TestDb::new().await;
     // Sabotage: the database refuses one row that the file's own checks accept.
-    exec(&t.db, "ALTER TABLE my_numbers ADD CONSTRAINT test_no_666 CHECK (number_start <> 666)").await;
+    exec(
+        &t.db,
+        "ALTER TABLE my_numbers ADD CONSTRAINT test_no_666 CHECK (number_start <> 666)",
+    )
+    .await;
     let rows: Vec<_> = (1..=30_000)
-        .map(|i| fixture::FixtureRow { pk: i, number_start: if i == 25_000 { 666 } else { 1 }, number_end: 700 })
+        .map(|i| fixture::FixtureRow {
+            pk: i,
+            number_start: if i == 25_000 { 666 } else { 1 },
+            number_end: 700,
+        })
         .collect();
-    let err = fixture::load(&t.db, &rows).await.expect_err("rejected by the database");
+    let err = fixture::load(&t.db, &rows)
+        .await
+        .expect_err("rejected by the database");
     assert!(!err.is_bad_input(), "{err}");
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM my_numbers").await, 0);
 }

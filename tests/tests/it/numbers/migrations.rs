@@ -13,8 +13,14 @@ const FIRST: &str = "m20261121_400001_add_number_range";
 
 /// Migrations applied from ours (inclusive) to the end of the list.
 fn ours_and_later() -> u32 {
-    let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
-    let first = names.iter().position(|n| n == FIRST).expect("our first migration is listed");
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let first = names
+        .iter()
+        .position(|n| n == FIRST)
+        .expect("our first migration is listed");
     (names.len() - first) as u32
 }
 
@@ -25,20 +31,37 @@ const INDEX_VALID: &str = "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.
 async fn migrations_down_and_up_on_a_populated_table_keep_the_data() {
     let t = TestDb::new().await;
     insert_unranged(&t.db, 5000).await;
-    exec(&t.db, "UPDATE my_numbers SET number_end = number_end + 1 WHERE id % 2 = 0").await;
+    exec(
+        &t.db,
+        "UPDATE my_numbers SET number_end = number_end + 1 WHERE id % 2 = 0",
+    )
+    .await;
     let fingerprint = "SELECT sum(hashint8(id) # hashint4(number_start) # hashint4(number_end))::bigint FROM my_numbers";
     let before = scalar(&t.db, fingerprint).await;
-    Migrator::down(&t.db, Some(ours_and_later())).await.expect("down");
+    Migrator::down(&t.db, Some(ours_and_later()))
+        .await
+        .expect("down");
     assert_eq!(
         scalar(&t.db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'my_numbers' AND column_name = 'number_range'").await,
         0
     );
-    assert_eq!(scalar(&t.db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'my_numbers_sync_number_range'").await, 0);
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'my_numbers_sync_number_range'"
+        )
+        .await,
+        0
+    );
     assert_eq!(scalar(&t.db, fingerprint).await, before);
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM my_numbers").await, 5000);
     Migrator::up(&t.db, None).await.expect("up again");
     assert_eq!(scalar(&t.db, fingerprint).await, before);
-    assert_eq!(wrong_ranges(&t.db).await, 0, "the backfill migration filled every range");
+    assert_eq!(
+        wrong_ranges(&t.db).await,
+        0,
+        "the backfill migration filled every range"
+    );
     assert_eq!(scalar(&t.db, INDEX_VALID).await, 1);
 }
 
@@ -66,9 +89,11 @@ async fn explain_of_the_range_query_uses_the_gist_index() {
         .build(DbBackend::Postgres)
         .to_string();
     // Planner statistics alone pick the index (no enable_seqscan = off needed).
-    let plan = t
-        .db
-        .query_all_raw(Statement::from_string(DbBackend::Postgres, format!("EXPLAIN {sql}")))
+    let plan =
+        t.db.query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("EXPLAIN {sql}"),
+        ))
         .await
         .expect("explain")
         .iter()
@@ -83,7 +108,9 @@ async fn explain_of_the_range_query_uses_the_gist_index() {
 async fn a_single_row_insert_completes_within_a_second_during_backfill_and_index_build() {
     let t = TestDb::new().await;
     // The state before steps 3 and 4: 200k rows without ranges, no GiST index.
-    Migrator::down(&t.db, Some(ours_and_later() - 2)).await.expect("down to step 2");
+    Migrator::down(&t.db, Some(ours_and_later() - 2))
+        .await
+        .expect("down to step 2");
     insert_unranged(&t.db, 200_000).await;
     let migrating = {
         let db = t.db.clone();
@@ -92,14 +119,24 @@ async fn a_single_row_insert_completes_within_a_second_during_backfill_and_index
     let (mut worst, mut inserts) = (Duration::ZERO, 0);
     while !migrating.is_finished() {
         let clock = Instant::now();
-        exec(&t.db, "INSERT INTO my_numbers (number_start, number_end) VALUES (7, 9)").await;
+        exec(
+            &t.db,
+            "INSERT INTO my_numbers (number_start, number_end) VALUES (7, 9)",
+        )
+        .await;
         worst = worst.max(clock.elapsed());
         inserts += 1;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    migrating.await.expect("task").expect("backfill and index migrations");
+    migrating
+        .await
+        .expect("task")
+        .expect("backfill and index migrations");
     eprintln!("{inserts} inserts during the migrations, the slowest took {worst:?}");
-    assert!(inserts >= 10, "only {inserts} inserts ran during the migrations");
+    assert!(
+        inserts >= 10,
+        "only {inserts} inserts ran during the migrations"
+    );
     assert!(worst < Duration::from_secs(1), "an insert waited {worst:?}");
     assert_eq!(wrong_ranges(&t.db).await, 0);
     assert_eq!(scalar(&t.db, INDEX_VALID).await, 1);
