@@ -165,3 +165,47 @@ async fn backfill_command_prints_its_json_line_and_rejects_unrepresentable_rows(
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn batch_size_comes_from_sitejobs_toml_unless_the_flag_says_otherwise() {
+    let t = TestDb::new().await;
+    insert_unranged(&t.db, 100).await;
+    let dir = std::env::temp_dir().join(&t.name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("sitejobs.toml"),
+        "[backfill-number-ranges]\nbatch_size = 30\n",
+    )
+    .expect("write sitejobs.toml");
+    let run = |args: &[&str]| {
+        std::process::Command::new(tests::sitejobs_bin())
+            .args(args)
+            .env("DATABASE_URL", &t.url)
+            .env("SITEJOBS_LOG", "warn")
+            .current_dir(&dir)
+            .output()
+            .expect("run")
+    };
+    let out = run(&["run", "backfill-number-ranges", "--max-batches", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_line(&out)["rows"], 30);
+    let out = run(&[
+        "run",
+        "backfill-number-ranges",
+        "--batch-size",
+        "50",
+        "--max-batches",
+        "1",
+    ]);
+    assert_eq!(json_line(&out)["rows"], 50);
+    std::fs::write(
+        dir.join("sitejobs.toml"),
+        "[backfill-number-ranges]\nbatch_size = 0\n",
+    )
+    .expect("write sitejobs.toml");
+    assert_eq!(
+        run(&["run", "backfill-number-ranges"]).status.code(),
+        Some(2)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
