@@ -49,6 +49,8 @@ pub enum Command {
     Seed(commands::seed::Args),
     /// Run jobs at the times a cron file gives, until SIGTERM/Ctrl-C (--check: validate it).
     Schedule(commands::schedule::Args),
+    /// Query and load my_numbers (overlapping ranges, Django fixtures).
+    Numbers(commands::numbers::Args),
 }
 
 fn main() -> ExitCode {

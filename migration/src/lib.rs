@@ -18,6 +18,11 @@ mod m20261121_000012_create_daily_impression_stats;
 mod m20261121_000013_create_daily_impression_stats_tags;
 mod m20261121_000014_create_my_numbers;
 mod m20261121_000015_create_job_runs;
+mod m20261121_400001_add_number_range;
+mod m20261121_400002_create_number_range_trigger;
+mod m20261121_400003_backfill_number_ranges;
+mod m20261121_400004_create_number_range_index;
+pub mod number_ranges;
 
 pub struct Migrator;
 
@@ -40,6 +45,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000013_create_daily_impression_stats_tags::Migration),
             Box::new(m20261121_000014_create_my_numbers::Migration),
             Box::new(m20261121_000015_create_job_runs::Migration),
+            Box::new(m20261121_400001_add_number_range::Migration),
+            Box::new(m20261121_400002_create_number_range_trigger::Migration),
+            Box::new(m20261121_400003_backfill_number_ranges::Migration),
+            Box::new(m20261121_400004_create_number_range_index::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod connect;
 pub mod error;
 pub mod jobs;
+pub mod numbers;
 pub mod progress;
 pub mod redis_count;
 pub mod runner;

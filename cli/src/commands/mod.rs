@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod autocomplete;
 pub mod migrate;
+pub mod numbers;
 pub mod run;
 pub mod runs;
 pub mod seed;
@@ -22,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Autocomplete(args) => autocomplete::run(&cli, args).await,
         Command::Seed(args) => seed::run(&cli, args).await,
         Command::Schedule(args) => schedule::run(&cli, args).await,
+        Command::Numbers(args) => numbers::run(&cli, args).await,
     }
 }
 

@@ -2,5 +2,6 @@
 //! its naive strategy and its optimized strategy.
 pub mod denormalize_profiles;
 pub mod daily_impressions;
+pub mod backfill_number_ranges;
 pub mod noop;
 pub mod refresh_autocomplete;

@@ -6,6 +6,7 @@ mod denormalize_profiles;
 mod daily_impressions;
 mod harness;
 mod refresh_autocomplete;
+mod numbers;
 mod runner;
 mod schedule;
 mod schema;

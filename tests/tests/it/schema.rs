@@ -56,6 +56,7 @@ const COLUMNS: &[(&str, &str, &str, bool)] = &[
     ("my_numbers", "id", "int8", false),
     ("my_numbers", "number_start", "int4", false),
     ("my_numbers", "number_end", "int4", false),
+    ("my_numbers", "number_range", "int4range", true),
 ];
 
 const CONTRACT_TABLES: &[&str] = &[
@@ -209,6 +210,7 @@ async fn indexes_match_the_contract() {
         "impressions:created:btree",
         "my_numbers:number_start:btree",
         "my_numbers:number_end:btree",
+        "my_numbers:number_range:gist",
     ] {
         assert!(
             indexes.contains(want),

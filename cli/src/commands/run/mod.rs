@@ -3,6 +3,7 @@
 //! Each job's flags live in a file of their own beside this one.
 mod denormalize_profiles;
 mod daily_impressions;
+mod backfill_number_ranges;
 mod noop;
 mod refresh_autocomplete;
 
@@ -46,6 +47,8 @@ pub enum JobCmd {
     DailyImpressions(daily_impressions::Args),
     /// Rebuild the Redis sorted set of title prefixes (swapped in atomically).
     RefreshAutocomplete(refresh_autocomplete::Args),
+    /// Fill my_numbers.number_range where it is null, in batches by primary key.
+    BackfillNumberRanges(backfill_number_ranges::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -54,6 +57,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         JobCmd::DenormalizeProfiles(a) => denormalize_profiles::run(cli, a).await,
         JobCmd::DailyImpressions(a) => daily_impressions::run(cli, a).await,
         JobCmd::RefreshAutocomplete(a) => refresh_autocomplete::run(cli, a).await,
+        JobCmd::BackfillNumberRanges(a) => backfill_number_ranges::run(cli, a).await,
     }
 }
 
