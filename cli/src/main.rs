@@ -56,6 +56,7 @@ pub enum Command {
 fn main() -> ExitCode {
     // A .env in the working directory fills in what the environment lacks.
     let _ = dotenvy::dotenv();
+    quiet_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return commands::usage_error(e),
@@ -84,4 +85,26 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// A panic is a bug, but the contract promises one line and no backtrace; a
+/// closed stdout (`sitejobs runs | head`) is not even an error.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error: {}{place}", msg.replace('\n', " "));
+        std::process::exit(1);
+    }));
 }

@@ -1,12 +1,12 @@
 //! One file per subcommand; this one dispatches and maps errors to exit codes.
-pub mod bench;
 pub mod autocomplete;
+pub mod bench;
 pub mod migrate;
 pub mod numbers;
 pub mod run;
 pub mod runs;
-pub mod seed;
 pub mod schedule;
+pub mod seed;
 
 use std::process::ExitCode;
 

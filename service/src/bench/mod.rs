@@ -59,7 +59,12 @@ use crate::scale::Scale;
 
 /// Every job that has bench cases, in the order the table shows them
 /// (`noop`, the runner's smoke test, is benched only when asked for by name).
-pub const BENCH_JOBS: &[&str] = &["denormalize-profiles", "refresh-autocomplete", "daily-impressions"];
+pub const BENCH_JOBS: &[&str] = &[
+    "denormalize-profiles",
+    "refresh-autocomplete",
+    "daily-impressions",
+    "backfill-number-ranges",
+];
 
 /// The cases of `job` at `scale`, their data prepared in `db`.
 pub async fn cases_for(
@@ -78,6 +83,9 @@ pub async fn cases_for(
         }]),
         "denormalize-profiles" => crate::jobs::denormalize_profiles::bench::cases(db, scale).await,
         "refresh-autocomplete" => crate::jobs::refresh_autocomplete::bench::cases(db, scale).await,
+        "backfill-number-ranges" => {
+            crate::jobs::backfill_number_ranges::bench::cases(db, scale).await
+        }
         "daily-impressions" => crate::jobs::daily_impressions::bench::cases(db, scale).await,
         other => Err(JobError::bad_input(format!(
             "no bench cases for job '{other}': choose from {}",

@@ -1,7 +1,7 @@
 //! One module per job; each holds the job's options and guarantees (`mod.rs`),
 //! its naive strategy and its optimized strategy.
-pub mod denormalize_profiles;
-pub mod daily_impressions;
 pub mod backfill_number_ranges;
+pub mod daily_impressions;
+pub mod denormalize_profiles;
 pub mod noop;
 pub mod refresh_autocomplete;

@@ -104,9 +104,20 @@ fn expected_crafted() -> Vec<Row> {
         row(
             9,
             Some(" spaced "),
-            &[" spaced ", "NULL", "back\\slash", "we\"ird", "x,y", "{brace}"],
+            &[
+                " spaced ",
+                "NULL",
+                "back\\slash",
+                "we\"ird",
+                "x,y",
+                "{brace}",
+            ],
         ),
-        row(10, Some("staff"), &["creator", "member", "moderator", "staff"]),
+        row(
+            10,
+            Some("staff"),
+            &["creator", "member", "moderator", "staff"],
+        ),
         row(11, Some("member"), &["member"]),
         row(12, None, &[]),
     ]
@@ -189,8 +200,7 @@ async fn precedence_can_be_changed_and_an_empty_list_picks_the_smallest_name() {
         let mut j = job(1);
         j.precedence = strings(&["Zebra", "member"]);
         run_ok(&t, &j, strategy).await;
-        let primary: Vec<Option<String>> =
-            records(&t.db).await.into_iter().map(|r| r.3).collect();
+        let primary: Vec<Option<String>> = records(&t.db).await.into_iter().map(|r| r.3).collect();
         let want = [
             None,
             Some("éclair"),
@@ -235,7 +245,11 @@ async fn a_failure_mid_run_leaves_the_old_rows_intact() {
         assert_eq!(report.status, RunStatus::Error, "{strategy}");
         assert_eq!(report.exit_code(), 1);
         assert!(
-            report.error.as_deref().unwrap_or("").contains("injected_failure"),
+            report
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("injected_failure"),
             "{report:?}"
         );
         assert_eq!(records(&t.db).await, before, "{strategy}");
@@ -248,10 +262,17 @@ async fn unknown_community_exits_2_and_writes_nothing() {
     crafted(&t.db).await;
     run_ok(&t, &job(1), Strategy::Optimized).await;
     let before = records(&t.db).await;
-    let out = t.cli(None, &["run", "denormalize-profiles", "--community", "4242"]);
+    let out = t.cli(
+        None,
+        &["run", "denormalize-profiles", "--community", "4242"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "no JSON line for bad input");
-    assert!(stderr(&out).contains("unknown community 4242"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown community 4242"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stderr(&out).trim().lines().count(), 1);
     assert_eq!(records(&t.db).await, before);
     let runs = scalar(
@@ -269,10 +290,24 @@ async fn bad_flags_exit_2() {
     for args in [
         &["run", "denormalize-profiles"][..],
         &["run", "denormalize-profiles", "--community", "1", "--all"],
-        &["run", "denormalize-profiles", "--community", "1", "--batch-size", "0"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--community",
+            "1",
+            "--batch-size",
+            "0",
+        ],
         &["run", "denormalize-profiles", "--all", "--concurrency", "0"],
         &["run", "denormalize-profiles", "--community", "x"],
-        &["run", "denormalize-profiles", "--community", "1", "--precedence", "staff,,member"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--community",
+            "1",
+            "--precedence",
+            "staff,,member",
+        ],
     ] {
         let out = t.cli(None, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -298,7 +333,9 @@ async fn cli_run_prints_the_json_line_with_the_community_lock_key() {
 
 /// A community of `n` generated profiles with 0..=6 groups each.
 async fn generated(db: &DatabaseConnection, n: i64) -> i64 {
-    bench::ensure_community(db, n as u64).await.expect("bench community")
+    bench::ensure_community(db, n as u64)
+        .await
+        .expect("bench community")
 }
 
 #[tokio::test]
@@ -316,7 +353,10 @@ async fn optimized_statements_grow_with_batches_not_rows() {
     // Batches of 1,000: one insert per batch, three statements besides.
     let mut j = job(large);
     j.batch_size = Some(1_000);
-    assert_eq!(statements(&run_ok(&t, &j, Strategy::Optimized).await), 3 + 10);
+    assert_eq!(
+        statements(&run_ok(&t, &j, Strategy::Optimized).await),
+        3 + 10
+    );
     // The naive strategy sends a query per profile.
     let naive = run_ok(&t, &job(small), Strategy::Naive).await;
     assert!(statements(&naive) > 1_000, "{naive:?}");
@@ -349,7 +389,13 @@ async fn insert_many_batches_over_65535_parameters_are_chunked() {
     assert_eq!(rows.len(), 13_200);
     assert_eq!(
         rows[0],
-        (7, 1, 10, Some("staff".into()), strings(&["member", "staff", "z"]))
+        (
+            7,
+            1,
+            10,
+            Some("staff".into()),
+            strings(&["member", "staff", "z"])
+        )
     );
 }
 
@@ -393,7 +439,13 @@ async fn all_rebuilds_every_community_and_skips_one_locked_elsewhere() {
     held.release().await;
     let out = t.cli(
         None,
-        &["run", "denormalize-profiles", "--all", "--strategy", "naive"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--all",
+            "--strategy",
+            "naive",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_line(&out)["rows"], 14);
@@ -443,7 +495,10 @@ async fn precedence_comes_from_sitejobs_toml_unless_the_flag_is_given() {
     let out = cli(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_line(&out)["params"]["precedence"][0], "member");
-    assert_eq!(primary_of_3(records(&t.db).await).as_deref(), Some("member"));
+    assert_eq!(
+        primary_of_3(records(&t.db).await).as_deref(),
+        Some("member")
+    );
     let out = cli(&["--precedence", "staff, member"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(primary_of_3(records(&t.db).await).as_deref(), Some("staff"));

@@ -2,11 +2,11 @@
 //! (`TestDb`) and Redis key prefix (`TestRedis`), so they run in parallel.
 mod bench;
 mod cli;
-mod denormalize_profiles;
 mod daily_impressions;
+mod denormalize_profiles;
 mod harness;
-mod refresh_autocomplete;
 mod numbers;
+mod refresh_autocomplete;
 mod runner;
 mod schedule;
 mod schema;

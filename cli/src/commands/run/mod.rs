@@ -1,9 +1,9 @@
 //! `sitejobs run <job>`: builds the job's options from its flags, hands it to
 //! the runner, prints the one JSON line, and exits with the run's code.
 //! Each job's flags live in a file of their own beside this one.
-mod denormalize_profiles;
-mod daily_impressions;
 mod backfill_number_ranges;
+mod daily_impressions;
+mod denormalize_profiles;
 mod noop;
 mod refresh_autocomplete;
 

@@ -221,10 +221,17 @@ impl Job for DenormalizeProfiles {
 
 impl DenormalizeProfiles {
     /// Rebuilds one community atomically with the context's strategy; returns records written.
-    async fn rebuild(&self, ctx: &JobContext, id: i64, progress: &Progress) -> Result<u64, JobError> {
+    async fn rebuild(
+        &self,
+        ctx: &JobContext,
+        id: i64,
+        progress: &Progress,
+    ) -> Result<u64, JobError> {
         let batch = self.batch_for(ctx.strategy);
         let rows = match ctx.strategy {
-            Strategy::Naive => naive::rebuild(ctx.db(), id, &self.precedence, batch, progress).await,
+            Strategy::Naive => {
+                naive::rebuild(ctx.db(), id, &self.precedence, batch, progress).await
+            }
             Strategy::Optimized => {
                 optimized::rebuild(ctx.db(), id, &self.precedence, batch, progress).await
             }
