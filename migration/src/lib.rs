@@ -18,6 +18,7 @@ mod m20261121_000012_create_daily_impression_stats;
 mod m20261121_000013_create_daily_impression_stats_tags;
 mod m20261121_000014_create_my_numbers;
 mod m20261121_000015_create_job_runs;
+mod m20261121_300000_create_purge_watermarks;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000013_create_daily_impression_stats_tags::Migration),
             Box::new(m20261121_000014_create_my_numbers::Migration),
             Box::new(m20261121_000015_create_job_runs::Migration),
+            Box::new(m20261121_300000_create_purge_watermarks::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! the runner, prints the one JSON line, and exits with the run's code.
 //! Each job's flags live in a file of their own beside this one.
 mod noop;
+mod purge_emails;
 
 use std::process::ExitCode;
 
@@ -34,11 +35,14 @@ fn parse_strategy(s: &str) -> Result<Strategy, String> {
 pub enum JobCmd {
     /// A no-op job that proves the runner (lock, counts, history); sleeps or fails if asked.
     Noop(noop::Args),
+    /// Delete the emails of mailers sent at or before now minus the retention.
+    PurgeEmails(purge_emails::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     match &args.job {
         JobCmd::Noop(a) => noop::run(cli, a).await,
+        JobCmd::PurgeEmails(a) => purge_emails::run(cli, a).await,
     }
 }
 
