@@ -2,5 +2,6 @@
 //! (`TestDb`) and Redis key prefix (`TestRedis`), so they run in parallel.
 mod cli;
 mod harness;
+mod purge_emails;
 mod runner;
 mod schema;

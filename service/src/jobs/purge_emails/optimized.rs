@@ -19,11 +19,16 @@ use crate::progress::Progress;
 /// between two moves of the watermark (smaller when batches are smaller).
 pub const MAX_SLICE_MAILERS: u64 = 1_000;
 
-/// One batch: at most `$2` emails of the slice's mailers (`$1`). Raw SQL because
-/// `= ANY($1)` binds the whole slice as one array parameter (the ORM's `is_in`
-/// binds one parameter per id) and the ORM cannot put `LIMIT` in an `IN` subquery.
-pub const DELETE_BATCH_SQL: &str =
-    "DELETE FROM emails WHERE id IN (SELECT id FROM emails WHERE mailer_id = ANY($1) LIMIT $2)";
+/// One batch: at most `$2` emails of the slice's mailers (`$1`). `ORDER BY
+/// mailer_id` makes the index on `emails.mailer_id` the cheapest way to stop
+/// after `$2` rows (without it, a large slice tempts the planner into a
+/// sequential scan "until the limit is reached"), and `id = ANY(ARRAY(...))`
+/// keeps the outer delete on the primary key (an `IN` subquery can become a
+/// hash join over the whole table). Raw SQL because the ORM cannot put an
+/// ordered, limited subquery inside `ARRAY(...)`, and `= ANY($1)` binds the
+/// whole slice as one array parameter where `is_in` binds one per id.
+pub const DELETE_BATCH_SQL: &str = "DELETE FROM emails WHERE id = ANY(ARRAY(\
+SELECT id FROM emails WHERE mailer_id = ANY($1) ORDER BY mailer_id LIMIT $2))";
 
 /// Mailers behind the watermark that a previous run could not have seen: new
 /// mailer rows (a backdated `sent`) and mailers with new emails. Raw SQL for the
