@@ -404,3 +404,121 @@ async fn the_optimized_delete_uses_the_index_on_mailer_id_not_a_sequential_scan(
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }
+
+/// Runs every bench case of `scale` through the CLI with both strategies:
+/// returns (label, strategy, rows, db_statements, duration_ms) per run.
+async fn run_bench_cases(
+    db: &DatabaseConnection,
+    url: &str,
+    scale: service::scale::Scale,
+    repeats: usize,
+    bin: &std::path::Path,
+) -> Vec<(String, String, i64, i64, i64)> {
+    let cases = service::jobs::purge_emails::bench::cases(db, scale)
+        .await
+        .expect("bench cases");
+    let mut out = Vec::new();
+    for case in &cases {
+        for strategy in ["naive", "optimized"] {
+            for _ in 0..repeats {
+                for sql in &case.reset_sql {
+                    exec(db, sql).await;
+                }
+                let (_, cutoff) = case
+                    .args
+                    .iter()
+                    .zip(case.args.iter().skip(1))
+                    .find(|(flag, _)| *flag == "--retention-days")
+                    .expect("retention");
+                let days: i64 = cutoff.parse().expect("days");
+                let cutoff_sql =
+                    format!("(timestamptz '2001-03-02T00:00:00Z' - interval '{days} days')");
+                let due = scalar(
+                    db,
+                    &format!(
+                        "SELECT count(*) FROM emails e JOIN mailers m ON m.id = e.mailer_id WHERE m.sent <= {cutoff_sql}"
+                    ),
+                )
+                .await;
+                let mut args: Vec<&str> = vec!["run"];
+                args.extend(case.args.iter().map(String::as_str));
+                args.extend(["--strategy", strategy]);
+                let run = std::process::Command::new(bin)
+                    .args(&args)
+                    .env("DATABASE_URL", url)
+                    .env("SITEJOBS_LOG", "warn")
+                    .output()
+                    .expect("run");
+                assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+                let line = json_line(&run);
+                assert_eq!(line["rows"], due, "{}: {strategy}", case.label);
+                let left = scalar(
+                    db,
+                    &format!(
+                        "SELECT count(*) FROM emails e JOIN mailers m ON m.id = e.mailer_id WHERE m.sent <= {cutoff_sql}"
+                    ),
+                )
+                .await;
+                assert_eq!(left, 0, "{}: {strategy}", case.label);
+                let num = |k: &str| line[k].as_i64().expect("number");
+                out.push((
+                    case.label.clone(),
+                    strategy.to_string(),
+                    num("rows"),
+                    num("db_statements"),
+                    num("duration_ms"),
+                ));
+            }
+        }
+        for floor in &case.floors {
+            if let service::bench::FloorKind::Sql(stmts) = &floor.kind {
+                let txn = db.begin().await.expect("begin");
+                for sql in stmts {
+                    txn.execute_unprepared(sql).await.expect("floor");
+                }
+                txn.rollback().await.expect("rollback");
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn bench_cases_reset_their_data_and_both_strategies_delete_exactly_what_is_due() {
+    let t = TestDb::new().await;
+    let runs = run_bench_cases(
+        &t.db,
+        &t.url,
+        service::scale::Scale::Tiny,
+        2,
+        &tests::sitejobs_bin(),
+    )
+    .await;
+    assert_eq!(runs.len(), 2 * 2 * 2);
+    // The daily case deletes one day's worth: 5 mailers of 100 emails.
+    assert!(runs.iter().any(|r| r.0.starts_with("daily") && r.2 == 500));
+    // Data is reused, not generated twice.
+    let again = service::jobs::purge_emails::bench::cases(&t.db, service::scale::Scale::Tiny)
+        .await
+        .expect("cases");
+    assert_eq!(again.len(), 2);
+}
+
+/// By hand, to measure: `PURGE_BENCH_URL=... PURGE_BENCH_SCALE=medium
+/// SITEJOBS_BIN=target/release/sitejobs cargo test -p tests --test it
+/// measure_purge_bench -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measure_purge_bench() {
+    let url = std::env::var("PURGE_BENCH_URL").expect("PURGE_BENCH_URL");
+    let scale: service::scale::Scale = std::env::var("PURGE_BENCH_SCALE")
+        .unwrap_or_else(|_| "medium".into())
+        .parse()
+        .expect("scale");
+    let db = service::connect::connect_db(&url, 2).await.expect("connect");
+    for (label, strategy, rows, statements, ms) in
+        run_bench_cases(&db, &url, scale, 3, &tests::sitejobs_bin()).await
+    {
+        println!("{label} | {strategy} | rows {rows} | statements {statements} | {ms} ms");
+    }
+}
