@@ -515,9 +515,12 @@ async fn measure_purge_bench() {
         .unwrap_or_else(|_| "medium".into())
         .parse()
         .expect("scale");
+    let repeats = std::env::var("PURGE_BENCH_REPEATS")
+        .map(|r| r.parse().expect("repeats"))
+        .unwrap_or(3);
     let db = service::connect::connect_db(&url, 2).await.expect("connect");
     for (label, strategy, rows, statements, ms) in
-        run_bench_cases(&db, &url, scale, 3, &tests::sitejobs_bin()).await
+        run_bench_cases(&db, &url, scale, repeats, &tests::sitejobs_bin()).await
     {
         println!("{label} | {strategy} | rows {rows} | statements {statements} | {ms} ms");
     }

@@ -19,16 +19,20 @@ use crate::progress::Progress;
 /// between two moves of the watermark (smaller when batches are smaller).
 pub const MAX_SLICE_MAILERS: u64 = 1_000;
 
-/// One batch: at most `$2` emails of the slice's mailers (`$1`). `ORDER BY
-/// mailer_id` makes the index on `emails.mailer_id` the cheapest way to stop
-/// after `$2` rows (without it, a large slice tempts the planner into a
-/// sequential scan "until the limit is reached"), and `id = ANY(ARRAY(...))`
-/// keeps the outer delete on the primary key (an `IN` subquery can become a
-/// hash join over the whole table). Raw SQL because the ORM cannot put an
-/// ordered, limited subquery inside `ARRAY(...)`, and `= ANY($1)` binds the
-/// whole slice as one array parameter where `is_in` binds one per id.
-pub const DELETE_BATCH_SQL: &str = "DELETE FROM emails WHERE id = ANY(ARRAY(\
-SELECT id FROM emails WHERE mailer_id = ANY($1) ORDER BY mailer_id LIMIT $2))";
+/// One batch: at most `$2` emails of the slice's mailers `$1`, taken in
+/// `mailer_id` order; returns how many rows it picked, the highest mailer id it
+/// picked and how many it deleted. `ORDER BY mailer_id` makes an index scan of
+/// `emails.mailer_id` the cheapest way to stop after `$2` rows (with a bare
+/// `LIMIT` a large slice tempts the planner into a sequential scan "until the
+/// limit is reached"), and `id = ANY(ARRAY(...))` keeps the delete on the
+/// primary key (an `IN` subquery can become a hash join over the whole table).
+/// Raw SQL: the ORM has no data-modifying CTE, and `= ANY($1)` binds the whole
+/// slice as one array parameter where `is_in` binds one per id.
+pub const DELETE_BATCH_SQL: &str = "\
+WITH picked AS MATERIALIZED (\
+  SELECT id, mailer_id FROM emails WHERE mailer_id = ANY($1) ORDER BY mailer_id LIMIT $2), \
+gone AS (DELETE FROM emails WHERE id = ANY(ARRAY(SELECT id FROM picked)) RETURNING 1) \
+SELECT (SELECT count(*) FROM picked), (SELECT max(mailer_id) FROM picked), (SELECT count(*) FROM gone)";
 
 /// Mailers behind the watermark that a previous run could not have seen: new
 /// mailer rows (a backdated `sent`) and mailers with new emails. Raw SQL for the
@@ -207,7 +211,10 @@ async fn next_slice(
 
 /// Deletes every email of `mailers` in batches of `batch_size`, each in its own
 /// transaction; `save` (if any) is written in the transaction of the last batch,
-/// the one that finds fewer rows than a full batch.
+/// the one that finds fewer rows than a full batch. Every mailer below the
+/// highest one a batch picked has no rows left (they come in `mailer_id`
+/// order), so the next batch starts at that mailer instead of walking the
+/// index entries of rows already deleted.
 async fn delete_emails_of(
     db: &DatabaseConnection,
     mailers: &[i64],
@@ -217,26 +224,36 @@ async fn delete_emails_of(
     progress: &Progress,
 ) -> Result<(), JobError> {
     let limit = i64::try_from(batch_size).unwrap_or(i64::MAX);
+    let mut rest = mailers.to_vec();
+    rest.sort_unstable();
     loop {
         let txn = db.begin().await?;
-        let deleted = txn
-            .execute_raw(Statement::from_sql_and_values(
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
                 DELETE_BATCH_SQL,
-                [mailers.to_vec().into(), limit.into()],
+                [rest.clone().into(), limit.into()],
             ))
             .await?
-            .rows_affected();
+            .ok_or_else(|| JobError::Other("delete batch returned no row".into()))?;
+        let picked: i64 = row.try_get_by_index(0)?;
+        let highest: Option<i64> = row.try_get_by_index(1)?;
+        let deleted: i64 = row.try_get_by_index(2)?;
         out.batches += 1;
-        out.deleted += deleted;
-        progress.inc(deleted);
-        let last = deleted < batch_size;
+        out.deleted += deleted as u64;
+        progress.inc(deleted as u64);
+        // Fewer rows than asked for: the slice has nothing left. (Counting the
+        // rows picked, not deleted: another session's delete must not end it early.)
+        let last = picked < limit;
         if let (true, Some(save)) = (last, save) {
             save_watermark(&txn, &save).await?;
         }
         txn.commit().await?;
         if last {
             return Ok(());
+        }
+        if let Some(highest) = highest {
+            rest.retain(|&id| id >= highest);
         }
     }
 }
