@@ -98,9 +98,15 @@ async fn purge_deletes_emails_sent_at_or_before_the_cutoff_and_keeps_later_and_o
         let t = TestDb::new().await;
         boundary_data(&t.db).await;
         let report = purge(&t, strategy, 14, now(), 10_000).await;
-        assert_eq!(report.rows, 9, "{strategy}: mailers 1, 2, 3 with 3 emails each");
+        assert_eq!(
+            report.rows, 9,
+            "{strategy}: mailers 1, 2, 3 with 3 emails each"
+        );
         let left = |sql: &str| format!("SELECT count(*) FROM emails WHERE {sql}");
-        assert_eq!(scalar(&t.db, &left("mailer_id IN (1001, 1002, 1003)")).await, 0);
+        assert_eq!(
+            scalar(&t.db, &left("mailer_id IN (1001, 1002, 1003)")).await,
+            0
+        );
         assert_eq!(scalar(&t.db, &left("mailer_id IN (1004, 1005)")).await, 6);
         assert_eq!(scalar(&t.db, &left("mailer_id = 999999")).await, 4);
     }
@@ -151,7 +157,11 @@ async fn a_gap_of_several_weeks_between_runs_loses_nothing() {
         "SELECT count(*) FROM emails e JOIN mailers m ON m.id = e.mailer_id WHERE m.sent > '2026-10-13T00:00:00Z'",
     )
     .await;
-    assert_eq!(kept, 75 * 5, "the mailers of the last 19 days are untouched");
+    assert_eq!(
+        kept,
+        75 * 5,
+        "the mailers of the last 19 days are untouched"
+    );
     assert_eq!(
         scalar(&t.db, "SELECT count(*) FROM emails WHERE mailer_id = 0").await,
         7
@@ -352,11 +362,20 @@ async fn a_job_killed_between_batches_keeps_its_progress_and_the_watermark_never
     }
     assert_eq!(scalar(&t.db, &count(99)).await, 1);
     // Nothing behind the watermark has emails left.
-    let behind = "SELECT count(*) FROM emails e JOIN mailers m ON m.id = e.mailer_id, purge_watermarks w \
+    let behind =
+        "SELECT count(*) FROM emails e JOIN mailers m ON m.id = e.mailer_id, purge_watermarks w \
                   WHERE (m.sent, m.id) <= (w.sent, w.mailer_id)";
     assert_eq!(scalar(&t.db, behind).await, 0);
     // The next run goes on from there and finishes.
-    let next = ["run", "purge-emails", "--now", NOW, "--batch-size", "1", "--wait"];
+    let next = [
+        "run",
+        "purge-emails",
+        "--now",
+        NOW,
+        "--batch-size",
+        "1",
+        "--wait",
+    ];
     let out = t.cli(None, &next);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(old_left(&t.db, "2026-10-18T00:00:00Z").await, 0);
@@ -381,11 +400,14 @@ async fn the_optimized_delete_uses_the_index_on_mailer_id_not_a_sequential_scan(
     .await;
     // A slice of 1000 mailers holds half the table: the case where a plain
     // `LIMIT` makes a sequential scan look cheap.
-    for (first, len, limit) in [(1000_i64, 1000_i64, 10_000_i64), (1500, 1, 1), (1, 50, 100_000)] {
+    for (first, len, limit) in [
+        (1000_i64, 1000_i64, 10_000_i64),
+        (1500, 1, 1),
+        (1, 50, 100_000),
+    ] {
         let ids: Vec<i64> = (first..first + len).collect();
-        let rows = t
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
+        let rows =
+            t.db.query_all_raw(Statement::from_sql_and_values(
                 t.db.get_database_backend(),
                 format!("EXPLAIN {DELETE_BATCH_SQL}"),
                 [ids.into(), limit.into()],
@@ -518,7 +540,9 @@ async fn measure_purge_bench() {
     let repeats = std::env::var("PURGE_BENCH_REPEATS")
         .map(|r| r.parse().expect("repeats"))
         .unwrap_or(3);
-    let db = service::connect::connect_db(&url, 2).await.expect("connect");
+    let db = service::connect::connect_db(&url, 2)
+        .await
+        .expect("connect");
     for (label, strategy, rows, statements, ms) in
         run_bench_cases(&db, &url, scale, repeats, &tests::sitejobs_bin()).await
     {

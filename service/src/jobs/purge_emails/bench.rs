@@ -163,7 +163,10 @@ async fn prepare(db: &DatabaseConnection, shape: Shape) -> Result<(), JobError> 
     if present == shape.mailers() {
         return Ok(());
     }
-    tracing::info!(mailers = shape.mailers(), "generating purge-emails bench data");
+    tracing::info!(
+        mailers = shape.mailers(),
+        "generating purge-emails bench data"
+    );
     // Raw SQL: bulk generation with generate_series, far faster than any ORM insert.
     let oldest_with_emails = if shape.first_run {
         "'-infinity'".to_string()

@@ -45,7 +45,8 @@ SELECT m.id FROM emails e JOIN mailers m ON m.id = e.mailer_id \
  WHERE e.id > $2 AND m.sent <= $3 AND (m.sent, m.id) <= ($4, $5)";
 
 /// The highest ids at the start of the run. Raw SQL: two scalar subqueries in one round trip.
-const HIGH_IDS_SQL: &str = "SELECT COALESCE((SELECT max(id) FROM mailers), 0), COALESCE((SELECT max(id) FROM emails), 0)";
+const HIGH_IDS_SQL: &str =
+    "SELECT COALESCE((SELECT max(id) FROM mailers), 0), COALESCE((SELECT max(id) FROM emails), 0)";
 
 /// The `(sent, id)` of the last mailer whose emails are all gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +132,15 @@ pub async fn purge(
                 sent: st.sent,
                 mailer_id: st.mailer_id,
             };
-            save_watermark(db, &Save { mark, mailers_seen, emails_seen }).await?;
+            save_watermark(
+                db,
+                &Save {
+                    mark,
+                    mailers_seen,
+                    emails_seen,
+                },
+            )
+            .await?;
         }
     }
     Ok(out)
@@ -147,7 +156,10 @@ struct Save {
 
 async fn high_ids(db: &impl ConnectionTrait) -> Result<(i64, i64), JobError> {
     let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), HIGH_IDS_SQL))
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            HIGH_IDS_SQL,
+        ))
         .await?
         .ok_or_else(|| JobError::Other("max ids query returned no row".into()))?;
     Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
@@ -196,8 +208,11 @@ async fn next_slice(
         // `sent >= ` lets the plain index on `sent` bound the scan; the row
         // comparison then skips the mailers already done at that instant.
         query = query.filter(mailer::Column::Sent.gte(m.sent)).filter(
-            Expr::tuple([Expr::col(mailer::Column::Sent), Expr::col(mailer::Column::Id)])
-                .gt(Expr::tuple([Expr::val(m.sent), Expr::val(m.mailer_id)])),
+            Expr::tuple([
+                Expr::col(mailer::Column::Sent),
+                Expr::col(mailer::Column::Id),
+            ])
+            .gt(Expr::tuple([Expr::val(m.sent), Expr::val(m.mailer_id)])),
         );
     }
     Ok(query
