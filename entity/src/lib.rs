@@ -17,6 +17,7 @@ pub mod mailer;
 pub mod my_number;
 pub mod profile;
 pub mod profile_group;
+pub mod purge_watermark;
 pub mod tag;
 pub mod video;
 

@@ -5,3 +5,4 @@ pub mod daily_impressions;
 pub mod denormalize_profiles;
 pub mod noop;
 pub mod refresh_autocomplete;
+pub mod purge_emails;

@@ -7,6 +7,7 @@ mod denormalize_profiles;
 mod harness;
 mod numbers;
 mod refresh_autocomplete;
+mod purge_emails;
 mod runner;
 mod schedule;
 mod schema;

@@ -6,6 +6,7 @@ mod daily_impressions;
 mod denormalize_profiles;
 mod noop;
 mod refresh_autocomplete;
+mod purge_emails;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,8 @@ pub enum JobCmd {
     RefreshAutocomplete(refresh_autocomplete::Args),
     /// Fill my_numbers.number_range where it is null, in batches by primary key.
     BackfillNumberRanges(backfill_number_ranges::Args),
+    /// Delete the emails of mailers sent at or before now minus the retention.
+    PurgeEmails(purge_emails::Args),
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -58,6 +61,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         JobCmd::DailyImpressions(a) => daily_impressions::run(cli, a).await,
         JobCmd::RefreshAutocomplete(a) => refresh_autocomplete::run(cli, a).await,
         JobCmd::BackfillNumberRanges(a) => backfill_number_ranges::run(cli, a).await,
+        JobCmd::PurgeEmails(a) => purge_emails::run(cli, a).await,
     }
 }
 
