@@ -22,8 +22,8 @@ mod m20261121_400001_add_number_range;
 mod m20261121_400002_create_number_range_trigger;
 mod m20261121_400003_backfill_number_ranges;
 mod m20261121_400004_create_number_range_index;
+mod m20261121_500001_create_purge_watermarks;
 pub mod number_ranges;
-mod m20261121_300000_create_purge_watermarks;
 
 pub struct Migrator;
 
@@ -50,7 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_400002_create_number_range_trigger::Migration),
             Box::new(m20261121_400003_backfill_number_ranges::Migration),
             Box::new(m20261121_400004_create_number_range_index::Migration),
-            Box::new(m20261121_300000_create_purge_watermarks::Migration),
+            Box::new(m20261121_500001_create_purge_watermarks::Migration),
         ]
     }
 }

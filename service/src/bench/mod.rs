@@ -62,6 +62,7 @@ use crate::scale::Scale;
 pub const BENCH_JOBS: &[&str] = &[
     "denormalize-profiles",
     "refresh-autocomplete",
+    "purge-emails",
     "daily-impressions",
     "backfill-number-ranges",
 ];
@@ -86,6 +87,7 @@ pub async fn cases_for(
         "backfill-number-ranges" => {
             crate::jobs::backfill_number_ranges::bench::cases(db, scale).await
         }
+        "purge-emails" => crate::jobs::purge_emails::bench::cases(db, scale).await,
         "daily-impressions" => crate::jobs::daily_impressions::bench::cases(db, scale).await,
         other => Err(JobError::bad_input(format!(
             "no bench cases for job '{other}': choose from {}",
