@@ -3,6 +3,7 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use service::jobs::denormalize_profiles::{
     bench, write_batch_insert_many, write_batch_unnest, DenormalizeProfiles, Record, Target,
+    OPTIMIZED_BATCH,
 };
 use service::runner::lock;
 use service::{run_job, RunOptions, RunReport, RunStatus, Strategy};
@@ -104,9 +105,20 @@ fn expected_crafted() -> Vec<Row> {
         row(
             9,
             Some(" spaced "),
-            &[" spaced ", "NULL", "back\\slash", "we\"ird", "x,y", "{brace}"],
+            &[
+                " spaced ",
+                "NULL",
+                "back\\slash",
+                "we\"ird",
+                "x,y",
+                "{brace}",
+            ],
         ),
-        row(10, Some("staff"), &["creator", "member", "moderator", "staff"]),
+        row(
+            10,
+            Some("staff"),
+            &["creator", "member", "moderator", "staff"],
+        ),
         row(11, Some("member"), &["member"]),
         row(12, None, &[]),
     ]
@@ -189,8 +201,7 @@ async fn precedence_can_be_changed_and_an_empty_list_picks_the_smallest_name() {
         let mut j = job(1);
         j.precedence = strings(&["Zebra", "member"]);
         run_ok(&t, &j, strategy).await;
-        let primary: Vec<Option<String>> =
-            records(&t.db).await.into_iter().map(|r| r.3).collect();
+        let primary: Vec<Option<String>> = records(&t.db).await.into_iter().map(|r| r.3).collect();
         let want = [
             None,
             Some("éclair"),
@@ -235,7 +246,11 @@ async fn a_failure_mid_run_leaves_the_old_rows_intact() {
         assert_eq!(report.status, RunStatus::Error, "{strategy}");
         assert_eq!(report.exit_code(), 1);
         assert!(
-            report.error.as_deref().unwrap_or("").contains("injected_failure"),
+            report
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("injected_failure"),
             "{report:?}"
         );
         assert_eq!(records(&t.db).await, before, "{strategy}");
@@ -248,10 +263,17 @@ async fn unknown_community_exits_2_and_writes_nothing() {
     crafted(&t.db).await;
     run_ok(&t, &job(1), Strategy::Optimized).await;
     let before = records(&t.db).await;
-    let out = t.cli(None, &["run", "denormalize-profiles", "--community", "4242"]);
+    let out = t.cli(
+        None,
+        &["run", "denormalize-profiles", "--community", "4242"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "no JSON line for bad input");
-    assert!(stderr(&out).contains("unknown community 4242"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown community 4242"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stderr(&out).trim().lines().count(), 1);
     assert_eq!(records(&t.db).await, before);
     let runs = scalar(
@@ -269,10 +291,24 @@ async fn bad_flags_exit_2() {
     for args in [
         &["run", "denormalize-profiles"][..],
         &["run", "denormalize-profiles", "--community", "1", "--all"],
-        &["run", "denormalize-profiles", "--community", "1", "--batch-size", "0"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--community",
+            "1",
+            "--batch-size",
+            "0",
+        ],
         &["run", "denormalize-profiles", "--all", "--concurrency", "0"],
         &["run", "denormalize-profiles", "--community", "x"],
-        &["run", "denormalize-profiles", "--community", "1", "--precedence", "staff,,member"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--community",
+            "1",
+            "--precedence",
+            "staff,,member",
+        ],
     ] {
         let out = t.cli(None, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -298,7 +334,9 @@ async fn cli_run_prints_the_json_line_with_the_community_lock_key() {
 
 /// A community of `n` generated profiles with 0..=6 groups each.
 async fn generated(db: &DatabaseConnection, n: i64) -> i64 {
-    bench::ensure_community(db, n as u64).await.expect("bench community")
+    bench::ensure_community(db, n as u64)
+        .await
+        .expect("bench community")
 }
 
 #[tokio::test]
@@ -307,16 +345,30 @@ async fn optimized_statements_grow_with_batches_not_rows() {
     let small = generated(&t.db, 1_000).await;
     let large = generated(&t.db, 10_000).await;
     let statements = |report: &RunReport| report.db_statements;
-    // Default batch: the same statements whatever the size (count, delete, stream, insert).
+    // Besides the inserts: count, delete, stream. One insert per batch.
+    let expected = |rows: u64, batch: u64| 3 + rows.div_ceil(batch);
     let a = run_ok(&t, &job(small), Strategy::Optimized).await;
     let b = run_ok(&t, &job(large), Strategy::Optimized).await;
     assert_eq!((a.rows, b.rows), (1_000, 10_000));
-    assert_eq!(statements(&a), 4);
-    assert_eq!(statements(&b), 4);
-    // Batches of 1,000: one insert per batch, three statements besides.
+    let default = OPTIMIZED_BATCH as u64;
+    assert_eq!(statements(&a), expected(1_000, default));
+    assert_eq!(statements(&b), expected(10_000, default));
+    assert!(statements(&b) <= 2 * statements(&a), "{a:?} {b:?}");
+    // A batch larger than the community: the same four statements at both sizes.
+    for (id, rows) in [(small, 1_000), (large, 10_000)] {
+        let mut j = job(id);
+        j.batch_size = Some(20_000);
+        assert_eq!(
+            statements(&run_ok(&t, &j, Strategy::Optimized).await),
+            expected(rows, 20_000)
+        );
+    }
     let mut j = job(large);
     j.batch_size = Some(1_000);
-    assert_eq!(statements(&run_ok(&t, &j, Strategy::Optimized).await), 3 + 10);
+    assert_eq!(
+        statements(&run_ok(&t, &j, Strategy::Optimized).await),
+        3 + 10
+    );
     // The naive strategy sends a query per profile.
     let naive = run_ok(&t, &job(small), Strategy::Naive).await;
     assert!(statements(&naive) > 1_000, "{naive:?}");
@@ -349,7 +401,13 @@ async fn insert_many_batches_over_65535_parameters_are_chunked() {
     assert_eq!(rows.len(), 13_200);
     assert_eq!(
         rows[0],
-        (7, 1, 10, Some("staff".into()), strings(&["member", "staff", "z"]))
+        (
+            7,
+            1,
+            10,
+            Some("staff".into()),
+            strings(&["member", "staff", "z"])
+        )
     );
 }
 
@@ -393,7 +451,13 @@ async fn all_rebuilds_every_community_and_skips_one_locked_elsewhere() {
     held.release().await;
     let out = t.cli(
         None,
-        &["run", "denormalize-profiles", "--all", "--strategy", "naive"],
+        &[
+            "run",
+            "denormalize-profiles",
+            "--all",
+            "--strategy",
+            "naive",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_line(&out)["rows"], 14);
@@ -443,7 +507,10 @@ async fn precedence_comes_from_sitejobs_toml_unless_the_flag_is_given() {
     let out = cli(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_line(&out)["params"]["precedence"][0], "member");
-    assert_eq!(primary_of_3(records(&t.db).await).as_deref(), Some("member"));
+    assert_eq!(
+        primary_of_3(records(&t.db).await).as_deref(),
+        Some("member")
+    );
     let out = cli(&["--precedence", "staff, member"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(primary_of_3(records(&t.db).await).as_deref(), Some("staff"));
@@ -456,4 +523,65 @@ async fn precedence_comes_from_sitejobs_toml_unless_the_flag_is_given() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("precedence"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn readers_see_all_old_or_all_new_records_during_a_rebuild() {
+    let t = TestDb::new().await;
+    crafted(&t.db).await;
+    run_ok(&t, &job(1), Strategy::Optimized).await;
+    // Three more profiles, and every insert statement made slow, so the
+    // rebuild (batches of 1) takes a while for the reader to look at it.
+    exec(
+        &t.db,
+        "INSERT INTO profiles (community_id, user_id, display_name) VALUES (1, 300, 'a'), (1, 301, 'b'), (1, 302, 'c');
+         CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+         CREATE TRIGGER slow_insert AFTER INSERT ON denorm_profile_records FOR EACH STATEMENT EXECUTE FUNCTION slow_insert();",
+    )
+    .await;
+    for strategy in [Strategy::Optimized, Strategy::Naive] {
+        let services = t.services(None);
+        let mut j = job(1);
+        j.batch_size = Some(1);
+        let rebuild = tokio::spawn(async move {
+            let opts = RunOptions {
+                strategy,
+                quiet: true,
+                ..Default::default()
+            };
+            run_job(&services, &j, &opts).await
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        while !rebuild.is_finished() {
+            seen.insert(
+                scalar(
+                    &t.db,
+                    "SELECT count(*) FROM denorm_profile_records WHERE community_id = 1",
+                )
+                .await,
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let report = rebuild.await.expect("join");
+        assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+        assert_eq!(report.rows, 15);
+        seen.insert(
+            scalar(
+                &t.db,
+                "SELECT count(*) FROM denorm_profile_records WHERE community_id = 1",
+            )
+            .await,
+        );
+        assert!(
+            seen.iter().all(|n| *n == 12 || *n == 15),
+            "{strategy}: {seen:?}"
+        );
+        assert!(seen.contains(&12) && seen.contains(&15), "{seen:?}");
+        // Back to the old rows for the next strategy.
+        exec(
+            &t.db,
+            "DELETE FROM denorm_profile_records WHERE profile_id > 100",
+        )
+        .await;
+    }
 }
