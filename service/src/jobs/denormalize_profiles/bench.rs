@@ -1,7 +1,8 @@
 //! Bench cases of `denormalize-profiles`: communities of 10k, 200k and 1M
 //! profiles with about 3 groups each (0 to 6, mean 3), built once with
 //! `generate_series` SQL and reused. The naive strategy runs in full on the
-//! 10k community, and there again, extrapolated, for the large ones. The floor is PostgreSQL alone doing the same rebuild in one
+//! 10k community, and there again, extrapolated, for the large ones. The
+//! floor is PostgreSQL alone doing the same rebuild in one
 //! `INSERT ... SELECT ... GROUP BY` (rolled back).
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
