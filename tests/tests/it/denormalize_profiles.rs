@@ -3,6 +3,7 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use service::jobs::denormalize_profiles::{
     bench, write_batch_insert_many, write_batch_unnest, DenormalizeProfiles, Record, Target,
+    OPTIMIZED_BATCH,
 };
 use service::runner::lock;
 use service::{run_job, RunOptions, RunReport, RunStatus, Strategy};
@@ -344,13 +345,24 @@ async fn optimized_statements_grow_with_batches_not_rows() {
     let small = generated(&t.db, 1_000).await;
     let large = generated(&t.db, 10_000).await;
     let statements = |report: &RunReport| report.db_statements;
-    // Default batch: the same statements whatever the size (count, delete, stream, insert).
+    // Besides the inserts: count, delete, stream. One insert per batch.
+    let expected = |rows: u64, batch: u64| 3 + rows.div_ceil(batch);
     let a = run_ok(&t, &job(small), Strategy::Optimized).await;
     let b = run_ok(&t, &job(large), Strategy::Optimized).await;
     assert_eq!((a.rows, b.rows), (1_000, 10_000));
-    assert_eq!(statements(&a), 4);
-    assert_eq!(statements(&b), 4);
-    // Batches of 1,000: one insert per batch, three statements besides.
+    let default = OPTIMIZED_BATCH as u64;
+    assert_eq!(statements(&a), expected(1_000, default));
+    assert_eq!(statements(&b), expected(10_000, default));
+    assert!(statements(&b) <= 2 * statements(&a), "{a:?} {b:?}");
+    // A batch larger than the community: the same four statements at both sizes.
+    for (id, rows) in [(small, 1_000), (large, 10_000)] {
+        let mut j = job(id);
+        j.batch_size = Some(20_000);
+        assert_eq!(
+            statements(&run_ok(&t, &j, Strategy::Optimized).await),
+            expected(rows, 20_000)
+        );
+    }
     let mut j = job(large);
     j.batch_size = Some(1_000);
     assert_eq!(
@@ -511,4 +523,65 @@ async fn precedence_comes_from_sitejobs_toml_unless_the_flag_is_given() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("precedence"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn readers_see_all_old_or_all_new_records_during_a_rebuild() {
+    let t = TestDb::new().await;
+    crafted(&t.db).await;
+    run_ok(&t, &job(1), Strategy::Optimized).await;
+    // Three more profiles, and every insert statement made slow, so the
+    // rebuild (batches of 1) takes a while for the reader to look at it.
+    exec(
+        &t.db,
+        "INSERT INTO profiles (community_id, user_id, display_name) VALUES (1, 300, 'a'), (1, 301, 'b'), (1, 302, 'c');
+         CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+         CREATE TRIGGER slow_insert AFTER INSERT ON denorm_profile_records FOR EACH STATEMENT EXECUTE FUNCTION slow_insert();",
+    )
+    .await;
+    for strategy in [Strategy::Optimized, Strategy::Naive] {
+        let services = t.services(None);
+        let mut j = job(1);
+        j.batch_size = Some(1);
+        let rebuild = tokio::spawn(async move {
+            let opts = RunOptions {
+                strategy,
+                quiet: true,
+                ..Default::default()
+            };
+            run_job(&services, &j, &opts).await
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        while !rebuild.is_finished() {
+            seen.insert(
+                scalar(
+                    &t.db,
+                    "SELECT count(*) FROM denorm_profile_records WHERE community_id = 1",
+                )
+                .await,
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let report = rebuild.await.expect("join");
+        assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+        assert_eq!(report.rows, 15);
+        seen.insert(
+            scalar(
+                &t.db,
+                "SELECT count(*) FROM denorm_profile_records WHERE community_id = 1",
+            )
+            .await,
+        );
+        assert!(
+            seen.iter().all(|n| *n == 12 || *n == 15),
+            "{strategy}: {seen:?}"
+        );
+        assert!(seen.contains(&12) && seen.contains(&15), "{seen:?}");
+        // Back to the old rows for the next strategy.
+        exec(
+            &t.db,
+            "DELETE FROM denorm_profile_records WHERE profile_id > 100",
+        )
+        .await;
+    }
 }

@@ -21,7 +21,7 @@ pub struct Args {
     /// Rebuild every community, each atomically and under its own lock.
     #[arg(long)]
     pub all: bool,
-    /// Records per insert (default: 1000 naive, 20000 optimized).
+    /// Records per insert (default: 1000 naive, 5000 optimized).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: Option<u64>,
     /// Communities rebuilt at the same time with --all.

@@ -36,32 +36,49 @@ pub(super) async fn rebuild(
 ) -> Result<u64, JobError> {
     let txn = db.begin().await?;
     super::delete_records(&txn, community).await?;
-    // The stream holds a pool connection of its own (the transaction's is busy
-    // writing between reads): the read sees committed profiles, as any reader would.
-    let mut rows = profile::Entity::find()
-        .select_only()
-        .column(profile::Column::Id)
-        .column(profile::Column::UserId)
-        .expr_as(Expr::cust(GROUPS_AGG), "groups")
-        .left_join(group::Entity)
-        .filter(profile::Column::CommunityId.eq(community))
-        .group_by(profile::Column::Id)
-        .into_model::<ProfileGroups>()
-        .stream(db)
-        .await?;
-    let mut records = Vec::with_capacity(batch.min(100_000));
-    let mut written = 0;
-    while let Some(row) = rows.try_next().await? {
-        records.push(Record::build(row.id, row.user_id, row.groups, precedence));
-        if records.len() >= batch {
+    // The reader fills the next batch while the writer inserts the previous
+    // one, so both PostgreSQL backends work at once; the channel holds one
+    // batch, so memory stays at about three batches whatever the community's size.
+    let (batches, mut incoming) = tokio::sync::mpsc::channel::<Vec<Record>>(1);
+    let read = async move {
+        // The stream holds a pool connection of its own (the transaction's is
+        // busy writing): it reads committed profiles, as any reader would.
+        let mut rows = profile::Entity::find()
+            .select_only()
+            .column(profile::Column::Id)
+            .column(profile::Column::UserId)
+            .expr_as(Expr::cust(GROUPS_AGG), "groups")
+            .left_join(group::Entity)
+            .filter(profile::Column::CommunityId.eq(community))
+            .group_by(profile::Column::Id)
+            .into_model::<ProfileGroups>()
+            .stream(db)
+            .await?;
+        let mut records = Vec::with_capacity(batch.min(100_000));
+        while let Some(row) = rows.try_next().await? {
+            records.push(Record::build(row.id, row.user_id, row.groups, precedence));
+            if records.len() >= batch {
+                let full = std::mem::replace(&mut records, Vec::with_capacity(batch.min(100_000)));
+                // A closed channel means the writer failed: its error is the one to report.
+                if batches.send(full).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !records.is_empty() {
+            let _ = batches.send(records).await;
+        }
+        Ok::<_, DbErr>(())
+    };
+    let write = async {
+        let mut written = 0;
+        while let Some(records) = incoming.recv().await {
             written += write_batch(&txn, community, &records).await?;
             progress.inc(records.len() as u64);
-            records.clear();
         }
-    }
-    drop(rows);
-    written += write_batch(&txn, community, &records).await?;
-    progress.inc(records.len() as u64);
+        Ok::<_, DbErr>(written)
+    };
+    let ((), written) = futures::try_join!(read, write)?;
     txn.commit().await?;
     Ok(written)
 }
