@@ -41,6 +41,8 @@ step "each job once on the seeded data (one JSON line each)"
 "$BIN" autocomplete suggest "the" --limit 5
 "$BIN" run purge-emails --retention-days 14
 "$BIN" run daily-impressions
+"$BIN" run backfill-number-ranges
+"$BIN" numbers overlap --start 5000 --end 5010 --strategy range | head -n 5
 "$BIN" runs --limit 10
 
 step "sitejobs bench --scale small: naive vs optimized, each run in a child process"
