@@ -585,3 +585,20 @@ async fn readers_see_all_old_or_all_new_records_during_a_rebuild() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_profile_that_moved_into_the_community_takes_its_record_along() {
+    let t = TestDb::new().await;
+    crafted(&t.db).await;
+    run_ok(&t, &job(2), Strategy::Optimized).await;
+    // Profile 13 moves from community 2 to 1; its record still says community 2.
+    exec(&t.db, "UPDATE profiles SET community_id = 1 WHERE id = 13").await;
+    for strategy in [Strategy::Naive, Strategy::Optimized] {
+        let report = run_ok(&t, &job(1), strategy).await;
+        assert_eq!(report.rows, 13, "{strategy}");
+        let all = records(&t.db).await;
+        assert_eq!(all.len(), 14, "{strategy}: one record per profile");
+        assert!(all.contains(&(1, 13, 201, Some("staff".into()), strings(&["staff"]))));
+        assert_eq!(of_community(&all, 2).len(), 1);
+    }
+}
