@@ -8,7 +8,6 @@ use service::Services;
 use crate::Cli;
 
 /// The optional settings file, read from the working directory.
-#[allow(dead_code)]
 pub const CONFIG_FILE: &str = "sitejobs.toml";
 
 /// Connections one process needs at most (the runner's lock takes one of its own).
@@ -52,7 +51,6 @@ pub async fn services(cli: &Cli, needs_redis: bool) -> Result<Services> {
 /// ```
 ///
 /// Flags win over the file. A malformed file is bad input (exit 2).
-#[allow(dead_code)] // until the first job with file settings lands
 pub fn job_section(job: &str) -> Result<toml::Table> {
     let text = match std::fs::read_to_string(CONFIG_FILE) {
         Ok(text) => text,

@@ -4,5 +4,5 @@ pub mod backfill_number_ranges;
 pub mod daily_impressions;
 pub mod denormalize_profiles;
 pub mod noop;
-pub mod refresh_autocomplete;
 pub mod purge_emails;
+pub mod refresh_autocomplete;

@@ -5,8 +5,8 @@ mod backfill_number_ranges;
 mod daily_impressions;
 mod denormalize_profiles;
 mod noop;
-mod refresh_autocomplete;
 mod purge_emails;
+mod refresh_autocomplete;
 
 use std::process::ExitCode;
 
