@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use service::jobs::purge_emails::optimized::DELETE_BATCH_SQL;
 use service::jobs::purge_emails::PurgeEmails;
 use service::{run_job, RunOptions, RunReport, RunStatus, Strategy};
+use tests::scalar;
 use tests::{json_line, stderr, stdout, TestDb};
 
 const NOW: &str = "2026-11-01T00:00:00Z";
@@ -19,15 +20,6 @@ async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("bigint")
 }
 
 /// The ids of the remaining emails, in order: the whole observable result.

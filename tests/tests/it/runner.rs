@@ -1,16 +1,8 @@
 //! The runner every job shares: lock, counts, history, rollback, exit codes.
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use service::{run_job, Job, JobContext, JobError, JobOutput, RunOptions, RunStatus};
+use tests::scalar;
 use tests::{json_line, stderr, TestDb};
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("bigint")
-}
 
 /// Writes `rows` communities in one transaction, one statement each, then fails if asked.
 struct WriteThenMaybeFail {
@@ -58,7 +50,7 @@ async fn statement_count_is_exact_and_includes_transactions() {
     assert_eq!(report.rows, 7);
     // BEGIN and COMMIT are not counted: exactly the seven inserts.
     assert_eq!(report.db_statements, 7);
-    assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 7);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM communities").await, 7);
 }
 
 #[tokio::test]
@@ -75,8 +67,8 @@ async fn failed_run_rolls_back_and_is_recorded() {
     .await;
     assert_eq!(report.status, RunStatus::Error);
     assert_eq!(report.exit_code(), 1);
-    assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 0);
-    let recorded = count(
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM communities").await, 0);
+    let recorded = scalar(
         &t.db,
         "SELECT count(*) FROM job_runs WHERE job = 'test-write' AND status = 'error' AND error LIKE '%injected%' AND finished_at IS NOT NULL",
     )
@@ -97,7 +89,7 @@ async fn second_concurrent_run_exits_75_with_a_locked_json_line() {
     });
     // Wait until the slow run holds its lock (its history row says running).
     for _ in 0..100 {
-        if count(
+        if scalar(
             &t.db,
             "SELECT count(*) FROM job_runs WHERE status = 'running'",
         )
@@ -133,7 +125,7 @@ async fn wait_flag_waits_for_the_lock_instead_of_exiting() {
             .expect("run")
     });
     for _ in 0..100 {
-        if count(
+        if scalar(
             &t.db,
             "SELECT count(*) FROM job_runs WHERE status = 'running'",
         )
@@ -182,5 +174,5 @@ async fn unknown_strategy_is_bad_input() {
     let out = t.cli(None, &["run", "noop", "--strategy", "fast"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(tests::stdout(&out).is_empty(), "no JSON line for bad input");
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
 }

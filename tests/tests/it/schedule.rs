@@ -6,23 +6,15 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use service::{run_job_until, Job, JobContext, JobError, JobOutput, RunOptions, RunStatus};
+use tests::scalar;
 use tests::{json_line, stderr, stdout, TestDb};
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("bigint")
-}
 
 /// Polls `sql` (a count) until it reaches `n`; panics after 30 s.
 async fn wait_for_count(db: &DatabaseConnection, sql: &str, n: i64) {
     let start = Instant::now();
-    while count(db, sql).await < n {
+    while scalar(db, sql).await < n {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "never reached {n}: {sql}"
@@ -142,7 +134,7 @@ args = ["--all"]
     assert_eq!(next.format("%H:%M:%S").to_string(), "03:30:00");
     assert!(lines[0].contains("noop --sleep-ms 14"), "{text}");
     assert!(lines[1].contains("one run per community"), "{text}");
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
 }
 
 #[tokio::test]
@@ -188,7 +180,7 @@ async fn unknown_jobs_bad_args_and_bad_toml_are_exit_2_before_anything_runs() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(needle), "{needle} not in {err}");
     }
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
 }
 
 #[tokio::test]
@@ -219,7 +211,7 @@ async fn two_schedulers_run_each_tick_once_and_never_overlap() {
     // Every row is a claimed tick, each claimed once: no run without a tick, no tick twice.
     let dupes = "SELECT count(*) FROM job_runs WHERE tick IS NULL OR tick IN \
                  (SELECT tick FROM job_runs GROUP BY tick HAVING count(*) > 1)";
-    assert_eq!(count(&t.db, dupes).await, 0);
+    assert_eq!(scalar(&t.db, dupes).await, 0);
     // Nobody printed a run of a tick the other printed.
     let mut ticks: Vec<String> = runs_printed(&a)
         .into_iter()
@@ -234,10 +226,10 @@ async fn two_schedulers_run_each_tick_once_and_never_overlap() {
     let overlaps = "SELECT count(*) FROM job_runs x JOIN job_runs y ON x.id < y.id \
                     WHERE x.status = 'ok' AND y.status = 'ok' \
                     AND tstzrange(x.started_at, x.finished_at) && tstzrange(y.started_at, y.finished_at)";
-    assert_eq!(count(&t.db, overlaps).await, 0);
+    assert_eq!(scalar(&t.db, overlaps).await, 0);
     // A tick that came while the job still ran is recorded once, as locked.
     let statuses = "SELECT count(*) FROM job_runs WHERE status NOT IN ('ok', 'locked')";
-    assert_eq!(count(&t.db, statuses).await, 0);
+    assert_eq!(scalar(&t.db, statuses).await, 0);
 }
 
 #[tokio::test]
@@ -275,14 +267,14 @@ async fn two_schedulers_split_the_communities_of_an_all_run() {
 
     let per_community =
         "SELECT count(DISTINCT params->>'community') FROM job_runs WHERE status = 'ok'";
-    assert_eq!(count(&t.db, per_community).await, 8);
+    assert_eq!(scalar(&t.db, per_community).await, 8);
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM job_runs").await,
+        scalar(&t.db, "SELECT count(*) FROM job_runs").await,
         8,
         "each community once"
     );
     let locks = "SELECT count(DISTINCT lock_key) FROM job_runs WHERE lock_key LIKE 'noop:%'";
-    assert_eq!(count(&t.db, locks).await, 8);
+    assert_eq!(scalar(&t.db, locks).await, 8);
     let (ran_a, ran_b) = (runs_printed(&a).len(), runs_printed(&b).len());
     assert_eq!(ran_a + ran_b, 8);
     assert!(
@@ -331,10 +323,10 @@ async fn sigterm_lets_the_running_job_finish_within_the_grace_period() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The run finished normally, and nothing new started after the signal.
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM job_runs WHERE status = 'ok'").await,
+        scalar(&t.db, "SELECT count(*) FROM job_runs WHERE status = 'ok'").await,
         1
     );
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 1);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 1);
 }
 
 #[tokio::test]
@@ -357,8 +349,8 @@ async fn sigterm_rolls_back_a_job_that_outlasts_the_grace_period_and_exits_0() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let interrupted = "SELECT count(*) FROM job_runs WHERE status = 'error' \
                        AND error LIKE 'interrupted by SIGTERM%' AND finished_at IS NOT NULL";
-    assert_eq!(count(&t.db, interrupted).await, 1);
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 1);
+    assert_eq!(scalar(&t.db, interrupted).await, 1);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 1);
 }
 
 #[tokio::test]
@@ -411,7 +403,7 @@ async fn a_cancelled_run_rolls_back_and_is_recorded_as_interrupted() {
     let db = t.db.clone();
     // Cancel once the job's uncommitted row is there: the job is mid-transaction.
     let cancel = async move {
-        while count(
+        while scalar(
             &db,
             "SELECT count(*) FROM job_runs WHERE status = 'running'",
         )
@@ -437,10 +429,10 @@ async fn a_cancelled_run_rolls_back_and_is_recorded_as_interrupted() {
         .as_deref()
         .unwrap_or("")
         .starts_with("interrupted by SIGTERM"));
-    assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 0);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM communities").await, 0);
     let recorded =
         "SELECT count(*) FROM job_runs WHERE status = 'error' AND error LIKE 'interrupted%'";
-    assert_eq!(count(&t.db, recorded).await, 1);
+    assert_eq!(scalar(&t.db, recorded).await, 1);
 }
 
 #[tokio::test]
@@ -468,7 +460,7 @@ async fn run_on_sigterm_prints_its_line_records_it_and_exits_1() {
     assert_eq!(line["details"]["interrupted"], "SIGTERM");
     let recorded =
         "SELECT count(*) FROM job_runs WHERE status = 'error' AND finished_at IS NOT NULL";
-    assert_eq!(count(&t.db, recorded).await, 1);
+    assert_eq!(scalar(&t.db, recorded).await, 1);
 }
 
 #[tokio::test]
@@ -498,5 +490,5 @@ async fn a_run_whose_process_dies_is_closed_as_an_error_not_left_running() {
     let out = finish(s, Duration::from_secs(15));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // The tick counts as run: it is not started again.
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 1);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 1);
 }
