@@ -36,7 +36,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:>6}  {:<25} {:<22} {:<9} {:<8} {:>10} {:>9} {:>6}  error",
+        "{:>6}  {:<25} {:<30} {:<9} {:<8} {:>10} {:>9} {:>6}  error",
         "id", "started", "job", "strategy", "status", "rows", "ms", "stmts"
     );
     for r in &runs {
@@ -45,7 +45,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             .map(|f| (f - r.started_at).num_milliseconds().to_string())
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:>6}  {:<25} {:<22} {:<9} {:<8} {:>10} {:>9} {:>6}  {}",
+            "{:>6}  {:<25} {:<30} {:<9} {:<8} {:>10} {:>9} {:>6}  {}",
             r.id,
             r.started_at.format("%Y-%m-%d %H:%M:%S%.3fZ"),
             r.lock_key,
