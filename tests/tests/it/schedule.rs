@@ -492,3 +492,51 @@ async fn a_run_whose_process_dies_is_closed_as_an_error_not_left_running() {
     // The tick counts as run: it is not started again.
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 1);
 }
+
+#[tokio::test]
+async fn two_schedulers_rebuild_every_community_of_denormalize_all_exactly_once() {
+    let t = TestDb::new().await;
+    for sql in [
+        "INSERT INTO communities (name) SELECT 'c' || g FROM generate_series(1, 6) g",
+        "INSERT INTO groups (name) VALUES ('staff'), ('member'), ('zebra')",
+        "INSERT INTO profiles (community_id, user_id, display_name)
+         SELECT 1 + g % 6, 1000 + g, 'p' || g FROM generate_series(1, 60) g",
+        "INSERT INTO profile_groups (profile_id, group_id)
+         SELECT p.id, g.id FROM profiles p JOIN groups g ON (p.id + g.id) % 2 = 0",
+    ] {
+        tests::exec(&t.db, sql).await;
+    }
+    let path = Config::new(
+        &t,
+        &format!(
+            "[[job]]\nname = \"denormalize-profiles\"\ncron = \"{} * * * * *\"\nargs = [\"--all\"]\n",
+            soon()
+        ),
+    );
+    let a = scheduler(&t, path.path(), &[]);
+    let b = scheduler(&t, path.path(), &[]);
+    wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
+        6,
+    )
+    .await;
+    terminate(&a);
+    terminate(&b);
+    let (a, b) = (
+        finish(a, Duration::from_secs(20)),
+        finish(b, Duration::from_secs(20)),
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    // One run per community, each under its own lock, between the two schedulers.
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 6);
+    let locks = "SELECT count(DISTINCT lock_key) FROM job_runs WHERE lock_key LIKE 'denormalize-profiles:%'";
+    assert_eq!(scalar(&t.db, locks).await, 6);
+    assert_eq!(runs_printed(&a).len() + runs_printed(&b).len(), 6);
+    // And the job did its work: one record per profile.
+    assert_eq!(
+        scalar(&t.db, "SELECT count(*) FROM denorm_profile_records").await,
+        60
+    );
+}
