@@ -322,3 +322,15 @@ pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
         .try_get_by_index::<i64>(0)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
+
+/// Polls `sql` (a count) until it reaches `n`; panics after 30 s.
+pub async fn wait_for_count(db: &DatabaseConnection, sql: &str, n: i64) {
+    let start = std::time::Instant::now();
+    while scalar(db, sql).await < n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "never reached {n}: {sql}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

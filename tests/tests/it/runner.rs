@@ -1,8 +1,8 @@
 //! The runner every job shares: lock, counts, history, rollback, exit codes.
 use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use service::{run_job, Job, JobContext, JobError, JobOutput, RunOptions, RunStatus};
-use tests::scalar;
-use tests::{json_line, stderr, TestDb};
+
+use tests::{json_line, scalar, stderr, wait_for_count, TestDb};
 
 /// Writes `rows` communities in one transaction, one statement each, then fails if asked.
 struct WriteThenMaybeFail {
@@ -76,30 +76,33 @@ async fn failed_run_rolls_back_and_is_recorded() {
     assert_eq!(recorded, 1);
 }
 
-#[tokio::test]
-async fn second_concurrent_run_exits_75_with_a_locked_json_line() {
-    let t = TestDb::new().await;
+/// Starts `sitejobs run noop --sleep-ms ms` in the background and returns once
+/// it holds the lock (its history row says running).
+async fn slow_noop_holding_the_lock(
+    t: &TestDb,
+    ms: u64,
+) -> std::thread::JoinHandle<std::process::Output> {
     let url = t.url.clone();
     let slow = std::thread::spawn(move || {
         std::process::Command::new(tests::sitejobs_bin())
-            .args(["run", "noop", "--sleep-ms", "3000"])
+            .args(["run", "noop", "--sleep-ms", &ms.to_string()])
             .env("DATABASE_URL", url)
             .output()
             .expect("run")
     });
-    // Wait until the slow run holds its lock (its history row says running).
-    for _ in 0..100 {
-        if scalar(
-            &t.db,
-            "SELECT count(*) FROM job_runs WHERE status = 'running'",
-        )
-        .await
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        1,
+    )
+    .await;
+    slow
+}
+
+#[tokio::test]
+async fn second_concurrent_run_exits_75_with_a_locked_json_line() {
+    let t = TestDb::new().await;
+    let slow = slow_noop_holding_the_lock(&t, 3000).await;
     let second = t.cli(None, &["run", "noop"]);
     assert_eq!(second.status.code(), Some(75), "{}", stderr(&second));
     let line = json_line(&second);
@@ -116,26 +119,7 @@ async fn second_concurrent_run_exits_75_with_a_locked_json_line() {
 #[tokio::test]
 async fn wait_flag_waits_for_the_lock_instead_of_exiting() {
     let t = TestDb::new().await;
-    let url = t.url.clone();
-    let slow = std::thread::spawn(move || {
-        std::process::Command::new(tests::sitejobs_bin())
-            .args(["run", "noop", "--sleep-ms", "1500"])
-            .env("DATABASE_URL", url)
-            .output()
-            .expect("run")
-    });
-    for _ in 0..100 {
-        if scalar(
-            &t.db,
-            "SELECT count(*) FROM job_runs WHERE status = 'running'",
-        )
-        .await
-            == 1
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let slow = slow_noop_holding_the_lock(&t, 1500).await;
     let waited = t.cli(None, &["run", "noop", "--wait"]);
     assert_eq!(waited.status.code(), Some(0), "{}", stderr(&waited));
     assert_eq!(slow.join().expect("slow").status.code(), Some(0));

@@ -6,22 +6,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use service::{run_job_until, Job, JobContext, JobError, JobOutput, RunOptions, RunStatus};
-use tests::scalar;
 use tests::{json_line, stderr, stdout, TestDb};
-
-/// Polls `sql` (a count) until it reaches `n`; panics after 30 s.
-async fn wait_for_count(db: &DatabaseConnection, sql: &str, n: i64) {
-    let start = Instant::now();
-    while scalar(db, sql).await < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never reached {n}: {sql}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use tests::{scalar, wait_for_count};
 
 /// A schedule file of this test's own, removed at the end.
 struct Config(std::path::PathBuf);
@@ -97,6 +85,28 @@ fn finish(mut child: Child, limit: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().expect("output")
+}
+
+/// Starts two schedulers on `path`, waits until `ok_runs` runs succeeded,
+/// stops both with SIGTERM, and checks both exited 0.
+async fn two_schedulers_until_ok_runs(t: &TestDb, path: &str, ok_runs: i64) -> (Output, Output) {
+    let a = scheduler(t, path, &[]);
+    let b = scheduler(t, path, &[]);
+    wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
+        ok_runs,
+    )
+    .await;
+    terminate(&a);
+    terminate(&b);
+    let (a, b) = (
+        finish(a, Duration::from_secs(20)),
+        finish(b, Duration::from_secs(20)),
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    (a, b)
 }
 
 /// The JSON lines a scheduler printed: one per run its children did.
@@ -191,22 +201,7 @@ async fn two_schedulers_run_each_tick_once_and_never_overlap() {
         &t,
         "[[job]]\nname = \"noop\"\ncron = \"* * * * * *\"\nargs = [\"--sleep-ms\", \"1200\"]\n",
     );
-    let a = scheduler(&t, path.path(), &[]);
-    let b = scheduler(&t, path.path(), &[]);
-    wait_for_count(
-        &t.db,
-        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
-        3,
-    )
-    .await;
-    terminate(&a);
-    terminate(&b);
-    let (a, b) = (
-        finish(a, Duration::from_secs(20)),
-        finish(b, Duration::from_secs(20)),
-    );
-    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
-    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    let (a, b) = two_schedulers_until_ok_runs(&t, path.path(), 3).await;
 
     // Every row is a claimed tick, each claimed once: no run without a tick, no tick twice.
     let dupes = "SELECT count(*) FROM job_runs WHERE tick IS NULL OR tick IN \
@@ -247,23 +242,7 @@ async fn two_schedulers_split_the_communities_of_an_all_run() {
             soon()
         ),
     );
-    let a = scheduler(&t, path.path(), &[]);
-    let b = scheduler(&t, path.path(), &[]);
-    // The first tick is done when all eight communities ran.
-    wait_for_count(
-        &t.db,
-        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
-        8,
-    )
-    .await;
-    terminate(&a);
-    terminate(&b);
-    let (a, b) = (
-        finish(a, Duration::from_secs(20)),
-        finish(b, Duration::from_secs(20)),
-    );
-    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
-    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    let (a, b) = two_schedulers_until_ok_runs(&t, path.path(), 8).await;
 
     let per_community =
         "SELECT count(DISTINCT params->>'community') FROM job_runs WHERE status = 'ok'";
@@ -513,22 +492,7 @@ async fn two_schedulers_rebuild_every_community_of_denormalize_all_exactly_once(
             soon()
         ),
     );
-    let a = scheduler(&t, path.path(), &[]);
-    let b = scheduler(&t, path.path(), &[]);
-    wait_for_count(
-        &t.db,
-        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
-        6,
-    )
-    .await;
-    terminate(&a);
-    terminate(&b);
-    let (a, b) = (
-        finish(a, Duration::from_secs(20)),
-        finish(b, Duration::from_secs(20)),
-    );
-    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
-    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    let (a, b) = two_schedulers_until_ok_runs(&t, path.path(), 6).await;
     // One run per community, each under its own lock, between the two schedulers.
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 6);
     let locks = "SELECT count(DISTINCT lock_key) FROM job_runs WHERE lock_key LIKE 'denormalize-profiles:%'";
