@@ -306,9 +306,9 @@ pub fn json_line(out: &Output) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
-/// Runs one SQL statement on a test database, panicking with the statement on failure.
+/// Runs SQL (one or more statements) on a test database, panicking with it on failure.
 pub async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+    db.execute_unprepared(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

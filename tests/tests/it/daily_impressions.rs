@@ -5,25 +5,12 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use service::jobs::daily_impressions::{DailyImpressions, DEFAULT_CHUNK_SIZE};
 use service::{run_job, RunOptions, RunReport, RunStatus, Strategy};
-use tests::{json_line, stderr, stdout, TestDb};
+use tests::{exec, json_line, scalar, stderr, stdout, TestDb};
 
 const BOTH: [Strategy; 2] = [Strategy::Naive, Strategy::Optimized];
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a date")
-}
-
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql).await.expect(sql);
-}
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect(sql)
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("bigint")
 }
 
 async fn run(
@@ -191,11 +178,11 @@ async fn rerunning_a_day_replaces_it_without_duplicates() {
         );
     }
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM daily_impression_stats").await,
+        scalar(&t.db, "SELECT count(*) FROM daily_impression_stats").await,
         3
     );
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM daily_impression_stats_tags").await,
+        scalar(&t.db, "SELECT count(*) FROM daily_impression_stats_tags").await,
         3
     );
     // New impressions and a new tag since the last run are picked up.
@@ -268,7 +255,7 @@ async fn a_day_past_the_bind_parameter_limit_goes_in_several_chunks() {
     // delete, aggregate, 2 stats chunks, tags, 4 link chunks.
     assert_eq!(report.db_statements, 1 + 1 + 2 + 1 + 4);
     assert_eq!(
-        count(
+        scalar(
             &t.db,
             "SELECT count(*) FROM daily_impression_stats_tags l
              JOIN daily_impression_stats s ON s.id = l.daily_impression_stats_id
@@ -278,7 +265,7 @@ async fn a_day_past_the_bind_parameter_limit_goes_in_several_chunks() {
         34_000
     );
     assert_eq!(
-        count(
+        scalar(
             &t.db,
             "SELECT sum(total_impressions)::bigint FROM daily_impression_stats"
         )
@@ -432,10 +419,10 @@ async fn malformed_dates_and_chunk_sizes_exit_2_and_write_nothing() {
         );
     }
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM daily_impression_stats").await,
+        scalar(&t.db, "SELECT count(*) FROM daily_impression_stats").await,
         0
     );
-    assert_eq!(count(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
 }
 
 #[tokio::test]
@@ -471,11 +458,11 @@ async fn bench_cases_prepare_their_data_once_and_the_floor_matches_the_job() {
     assert_eq!(cases[0].args, again[0].args);
     assert!(matches!(cases[0].naive, NaivePlan::Full));
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM impressions").await,
+        scalar(&t.db, "SELECT count(*) FROM impressions").await,
         10_000 + 10_000
     );
     assert_eq!(
-        count(&t.db, "SELECT count(*) FROM content_tags").await,
+        scalar(&t.db, "SELECT count(*) FROM content_tags").await,
         3_000
     );
     let case = &cases[0];

@@ -7,24 +7,9 @@ use service::jobs::denormalize_profiles::{
 };
 use service::runner::lock;
 use service::{run_job, RunOptions, RunReport, RunStatus, Strategy};
-use tests::{json_line, stderr, stdout, TestDb};
+use tests::{exec, json_line, scalar, stderr, stdout, TestDb};
 
 type Row = (i64, i64, i64, Option<String>, Vec<String>);
-
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<i64>(0)
-        .expect("bigint")
-}
 
 /// Every record, in profile order.
 async fn records(db: &DatabaseConnection) -> Vec<Row> {
