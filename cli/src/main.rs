@@ -20,6 +20,15 @@ pub struct Cli {
     /// Redis URL (redis://host:port/db).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The environment this process deploys to; `migrate up` records it, and a
+    /// database recorded as `production` refuses the commands that wipe data.
+    #[arg(
+        long,
+        env = "SITEJOBS_ENV",
+        default_value = "development",
+        global = true
+    )]
+    pub env: String,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

@@ -2,7 +2,9 @@
 //! Driven by `sitejobs migrate` (see the cli crate), not by the ready-made migration CLI.
 
 pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigrationStatus;
 
+pub mod environment;
 mod m20261121_000001_create_communities;
 mod m20261121_000002_create_profiles;
 mod m20261121_000003_create_groups;
@@ -23,14 +25,16 @@ mod m20261121_400002_create_number_range_trigger;
 mod m20261121_400003_backfill_number_ranges;
 mod m20261121_400004_create_number_range_index;
 mod m20261121_500001_create_purge_watermarks;
+mod m20261130_100001_create_sitejobs_environment;
 pub mod number_ranges;
+pub mod online;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
+        let list: Vec<Box<dyn MigrationTrait>> = vec![
             Box::new(m20261121_000001_create_communities::Migration),
             Box::new(m20261121_000002_create_profiles::Migration),
             Box::new(m20261121_000003_create_groups::Migration),
@@ -51,6 +55,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_400003_backfill_number_ranges::Migration),
             Box::new(m20261121_400004_create_number_range_index::Migration),
             Box::new(m20261121_500001_create_purge_watermarks::Migration),
-        ]
+            Box::new(m20261130_100001_create_sitejobs_environment::Migration),
+        ];
+        // The online-safe rule applies to every migration, present and future.
+        list.into_iter()
+            .map(|m| Box::new(online::Online::new(m)) as Box<dyn MigrationTrait>)
+            .collect()
     }
 }

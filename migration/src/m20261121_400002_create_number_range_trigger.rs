@@ -1,7 +1,5 @@
 use sea_orm_migration::prelude::*;
 
-use crate::m20261121_400001_add_number_range::set_lock_timeout;
-
 /// Step 2 of 4: keep `number_range` equal to `int4range(number_start, number_end, '[]')`
 /// for every writer. The write-up overrode Django's `save()` and `bulk_create()`,
 /// which misses queryset `update()` and any SQL from other programs; a
@@ -47,7 +45,6 @@ DROP FUNCTION IF EXISTS my_numbers_sync_number_range();
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set_lock_timeout(manager).await?;
         let db = manager.get_connection();
         // Triggers and plpgsql functions have no sea-query builder; several
         // statements in one string need the simple (unprepared) protocol.
@@ -55,7 +52,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        set_lock_timeout(manager).await?;
         let db = manager.get_connection();
         // As in `up`: no builder, several statements.
         db.execute_unprepared(DOWN).await.map(|_| ())

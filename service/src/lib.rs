@@ -7,6 +7,7 @@
 //! a cron file gives, on as many machines as share the database.
 pub mod bench;
 pub mod connect;
+pub mod deploy;
 pub mod error;
 pub mod jobs;
 pub mod numbers;

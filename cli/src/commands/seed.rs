@@ -100,6 +100,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // Every flag is checked before connecting: bad input writes nothing.
     opts.validate()?;
     let db = crate::config::database(cli).await?;
+    service::deploy::guard::Guard::from_env(&cli.env)
+        .check_destructive(&db, "sitejobs seed")
+        .await?;
     tracing::info!(scale = %opts.scale, seed = opts.seed, anchor = %opts.anchor, "seeding");
     let report = seed_atomically(&db, &opts).await?;
     println!("{}", serde_json::to_string(&report)?);
