@@ -184,15 +184,25 @@ impl TestDb {
 
     /// Runs the built `sitejobs` binary against this database (and Redis if given).
     pub fn cli(&self, redis: Option<&TestRedis>, args: &[&str]) -> Output {
+        self.command(redis, args)
+            .output()
+            .expect("run the sitejobs binary")
+    }
+
+    /// The `sitejobs` command [`TestDb::cli`] runs, to add variables or spawn it.
+    /// The deploy settings of the developer's shell are not inherited.
+    pub fn command(&self, redis: Option<&TestRedis>, args: &[&str]) -> Command {
         let mut cmd = Command::new(sitejobs_bin());
         cmd.args(args)
             .env("DATABASE_URL", &self.url)
             .env("SITEJOBS_LOG", "warn")
-            .env_remove("REDIS_URL");
+            .env_remove("REDIS_URL")
+            .env_remove("SITEJOBS_ENV")
+            .env_remove("SITEJOBS_ALLOW_DESTRUCTIVE");
         if let Some(r) = redis {
             cmd.env("REDIS_URL", &r.url);
         }
-        cmd.output().expect("run the sitejobs binary")
+        cmd
     }
 }
 

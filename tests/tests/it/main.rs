@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod daily_impressions;
 mod denormalize_profiles;
+mod deploy;
 mod harness;
 mod numbers;
 mod purge_emails;

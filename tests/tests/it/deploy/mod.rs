@@ -1,0 +1,4 @@
+//! Contract §4: the migration runner deploy pipelines can trust.
+mod guard;
+mod online;
+mod runner;
