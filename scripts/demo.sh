@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo: services up, release build, migrations, then a small
-# benchmark if the binary has one.
+# benchmark if the binary has one. It seeds (wipes) the database of
+# DATABASE_URL, through the same production guard as `sitejobs seed`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -33,7 +34,13 @@ step "sitejobs migrate status"
 "$BIN" migrate status
 
 step "sitejobs seed --scale small (deterministic synthetic data in every table)"
-"$BIN" seed --scale small --seed 42
+# seed wipes every table: on a database recorded as production (SITEJOBS_ENV
+# at its last migrate up) the production guard refuses it with exit 2 and the
+# demo stops here, unless SITEJOBS_ALLOW_DESTRUCTIVE=1 is set (docs/deploys.md).
+if ! "$BIN" seed --scale small --seed 42; then
+    echo "demo.sh: seeding was refused or failed; nothing after it ran" >&2
+    exit 2
+fi
 
 step "each job once on the seeded data (one JSON line each)"
 "$BIN" run denormalize-profiles --all

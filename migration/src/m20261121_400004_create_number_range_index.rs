@@ -8,8 +8,8 @@ use sea_orm_migration::sea_orm::Statement;
 ///
 /// A concurrent build that fails (cancelled, deadlock, a server restart)
 /// leaves an INVALID index behind, which `IF NOT EXISTS` would then mistake
-/// for a finished one: such a leftover is dropped (concurrently) first, so
-/// rerunning the migration is the retry.
+/// for a finished one: the migration drops it when its build fails, and drops
+/// any such leftover (concurrently) before building, so rerunning is the retry.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -42,11 +42,20 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"))
                 .await?;
         }
-        db.execute_unprepared(&format!(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON my_numbers USING gist (number_range)"
-        ))
-        .await
-        .map(|_| ())
+        let built = db
+            .execute_unprepared(&format!(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON my_numbers USING gist (number_range)"
+            ))
+            .await;
+        if let Err(e) = built {
+            // A failed concurrent build leaves an INVALID index: drop it so the
+            // schema is as the previous migration left it, then report the failure.
+            let _ = db
+                .execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS {INDEX}"))
+                .await;
+            return Err(e);
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
