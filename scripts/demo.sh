@@ -37,10 +37,11 @@ step "sitejobs seed --scale small (deterministic synthetic data in every table)"
 # seed wipes every table: on a database recorded as production (SITEJOBS_ENV
 # at its last migrate up) the production guard refuses it with exit 2 and the
 # demo stops here, unless SITEJOBS_ALLOW_DESTRUCTIVE=1 is set (docs/deploys.md).
-if ! "$BIN" seed --scale small --seed 42; then
-    echo "demo.sh: seeding was refused or failed; nothing after it ran" >&2
-    exit 2
-fi
+"$BIN" seed --scale small --seed 42 || {
+    rc=$?
+    echo "demo.sh: seeding was refused or failed (exit $rc); nothing after it ran" >&2
+    exit "$rc"
+}
 
 step "each job once on the seeded data (one JSON line each)"
 "$BIN" run denormalize-profiles --all
