@@ -25,4 +25,6 @@ export DATABASE_URL REDIS_URL
 
 # The integration tests exec the built binary (target/debug/sitejobs).
 cargo build -p sitejobs
+# squawk over the SQL every migration sends (captured from a real run).
+bash scripts/lint-migrations.sh
 exec cargo test --workspace "$@"

@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+// squawk-ignore-file prefer-bigint-over-int: contract section 1 fixes content_type_id as integer
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 

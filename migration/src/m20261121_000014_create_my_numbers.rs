@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+// squawk-ignore-file prefer-bigint-over-int: contract section 1 fixes number_start and number_end as integer
+
 /// `my_numbers` as the second write-up's table started: two integer columns,
 /// a B-tree index on each, and no range column yet (later migrations add it online).
 #[derive(DeriveMigrationName)]

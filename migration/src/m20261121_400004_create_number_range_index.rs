@@ -1,6 +1,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::Statement;
 
+// squawk-ignore-file require-lock-timeout: CONCURRENTLY's SHARE UPDATE EXCLUSIVE lock never blocks readers or writers
+// squawk-ignore-file require-statement-timeout: a concurrent build takes minutes on a big table by design and blocks no one
+
 /// Step 4 of 4: the GiST index on `number_range`, built with `CREATE INDEX
 /// CONCURRENTLY` so writers are not blocked while it builds. That statement
 /// cannot run inside a transaction, so this migration opts out of the one

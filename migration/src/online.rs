@@ -6,7 +6,8 @@
 //! a foreign key to an existing table) waits behind any long transaction on
 //! that table, and while it waits every writer queues behind *it*. So each
 //! migration that runs in a transaction first sets a short `lock_timeout`
-//! (`SET LOCAL`: it ends with the migration's transaction), and when a
+//! (`SET LOCAL`: it ends with the migration's transaction) and a
+//! `statement_timeout`, and when a
 //! statement gives up on a lock the migration rolls back to a savepoint taken
 //! before its first statement (which releases every lock it took) and tries
 //! again after an exponential backoff, as strong_migrations and
@@ -24,6 +25,11 @@ use sea_orm_migration::sea_orm::{sqlx, ConnectionTrait, RuntimeErr};
 
 /// How long one DDL statement may wait for its lock before the attempt is rolled back.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one statement of a transactional migration may run: its locks
+/// last as long as it does, so a slow one is an outage of its own (build a big
+/// index `CONCURRENTLY`, in a migration without a transaction, instead).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Attempts after the first one before the migration fails (about a minute and
 /// a half of waiting in all with the backoff below).
@@ -107,8 +113,9 @@ impl Online {
             manager
                 .get_connection()
                 .execute_unprepared(&format!(
-                    "SET LOCAL lock_timeout = '{}ms'",
-                    self.lock_timeout.as_millis()
+                    "SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{}ms'",
+                    self.lock_timeout.as_millis(),
+                    STATEMENT_TIMEOUT.as_millis()
                 ))
                 .await?;
         }

@@ -22,7 +22,10 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
         .min_connections(0)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(CONNECT_TIMEOUT.saturating_mul(3))
-        .sqlx_logging(false);
+        // Off unless asked for (`SITEJOBS_LOG=sqlx::query=debug`): then every
+        // statement is logged, which scripts/lint-migrations.sh captures.
+        .sqlx_logging(tracing::enabled!(target: "sqlx::query", tracing::Level::DEBUG))
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug);
     let db = tokio::time::timeout(CONNECT_TIMEOUT, Database::connect(opts))
         .await
         .map_err(|_| {

@@ -108,6 +108,7 @@ pub async fn up(db: &DatabaseConnection, num: Option<u32>) -> Result<Vec<String>
         else {
             break;
         };
+        tracing::info!(migration = %next, "applying");
         Migrator::up(db, Some(1))
             .await
             .map_err(|e| failed(&next, &e))?;
