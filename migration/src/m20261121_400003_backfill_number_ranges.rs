@@ -31,8 +31,11 @@ impl MigrationTrait for Migration {
             )));
         }
         let (mut after, mut rows, mut batches) = (0_i64, 0_u64, 0_u64);
+        let mut slowest = std::time::Duration::ZERO;
         while let Some(last) = {
+            let started = std::time::Instant::now();
             let batch = number_ranges::backfill_batch(db, after, DEFAULT_BATCH_SIZE).await?;
+            slowest = slowest.max(started.elapsed());
             rows += batch.rows;
             batch.last_id
         } {
@@ -42,7 +45,12 @@ impl MigrationTrait for Migration {
                 tracing::info!(rows, last_id = last, "backfilling my_numbers.number_range");
             }
         }
-        tracing::info!(rows, "my_numbers.number_range backfilled");
+        tracing::info!(
+            rows,
+            batches,
+            slowest_batch_ms = slowest.as_millis() as u64,
+            "my_numbers.number_range backfilled"
+        );
         Ok(())
     }
 

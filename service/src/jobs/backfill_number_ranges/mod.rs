@@ -48,6 +48,15 @@ pub struct Backfilled {
     pub rows: u64,
     pub batches: u64,
     pub complete: bool,
+    /// The longest batch, in milliseconds: what one batch's locks cost writers.
+    pub slowest_batch_ms: u64,
+}
+
+impl Backfilled {
+    fn note_batch_time(&mut self, took: std::time::Duration) {
+        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        self.slowest_batch_ms = self.slowest_batch_ms.max(ms);
+    }
 }
 
 impl Job for BackfillNumberRanges {
@@ -95,6 +104,7 @@ impl Job for BackfillNumberRanges {
         Ok(JobOutput::rows(done.rows).with_details(serde_json::json!({
             "batches": done.batches,
             "complete": done.complete,
+            "slowest_batch_ms": done.slowest_batch_ms,
         })))
     }
 }

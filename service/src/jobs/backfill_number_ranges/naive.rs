@@ -20,6 +20,7 @@ pub async fn run(ctx: &JobContext, job: &BackfillNumberRanges) -> Result<Backfil
         if job.max_batches.is_some_and(|max| done.batches >= max) {
             return Ok(done);
         }
+        let started = std::time::Instant::now();
         let page = my_number::Entity::find()
             .filter(my_number::Column::Id.gt(after))
             .filter(my_number::Column::NumberRange.is_null())
@@ -48,5 +49,6 @@ pub async fn run(ctx: &JobContext, job: &BackfillNumberRanges) -> Result<Backfil
         }
         after = last;
         done.batches += 1;
+        done.note_batch_time(started.elapsed());
     }
 }

@@ -15,7 +15,9 @@ pub async fn run(ctx: &JobContext, job: &BackfillNumberRanges) -> Result<Backfil
         if job.max_batches.is_some_and(|max| done.batches >= max) {
             return Ok(done);
         }
+        let started = std::time::Instant::now();
         let batch = backfill_batch(db, after, job.batch_size).await?;
+        done.note_batch_time(started.elapsed());
         let Some(last) = batch.last_id else {
             done.complete = true;
             return Ok(done);
