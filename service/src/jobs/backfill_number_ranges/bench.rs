@@ -12,7 +12,7 @@ pub fn rows_for(scale: Scale) -> u64 {
     match scale {
         Scale::Tiny => 20_000,
         Scale::Small => 200_000,
-        Scale::Medium => 2_000_000,
+        Scale::Medium => 1_000_000,
         Scale::Large => 8_000_000,
     }
 }
