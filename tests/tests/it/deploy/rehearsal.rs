@@ -91,11 +91,11 @@ async fn rehearsal_the_range_evolution_on_a_populated_table_under_a_live_writer(
             "INSERT INTO my_numbers (number_start, number_end)
              SELECT s, s + (hashint8(g) & 1023) % 1000
              FROM (SELECT g, (hashint8(g * 7919) & 2147483647) % 100000000 AS s
-                   FROM generate_series(1::bigint, {rows}::bigint) g) x;
-             VACUUM ANALYZE my_numbers"
+                   FROM generate_series(1::bigint, {rows}::bigint) g) x"
         ),
     )
     .await;
+    exec(&t.db, "VACUUM ANALYZE my_numbers").await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let writing = tokio::spawn(writer(t.url.clone(), rows, stop.clone()));
