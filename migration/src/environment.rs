@@ -42,7 +42,7 @@ pub async fn record(db: &impl ConnectionTrait, environment: &str) -> Result<(), 
         .values([
             true.into(),
             environment.into(),
-            Expr::current_timestamp().into(),
+            Expr::current_timestamp(),
         ])
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(
