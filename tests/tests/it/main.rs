@@ -12,3 +12,4 @@ mod runner;
 mod schedule;
 mod schema;
 mod seed;
+mod settings;
