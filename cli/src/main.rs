@@ -20,6 +20,9 @@ pub struct Cli {
     /// Redis URL (redis://host:port/db).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The settings file: jobs' [job-name] tables and the schedule's [[job]] entries [default: ./sitejobs.toml].
+    #[arg(long, env = "SITEJOBS_CONFIG", global = true)]
+    pub config: Option<std::path::PathBuf>,
     /// The environment this process deploys to; `migrate up` records it, and a
     /// database recorded as `production` refuses the commands that wipe data.
     #[arg(
@@ -30,7 +33,7 @@ pub struct Cli {
     )]
     pub env: String,
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SITEJOBS_LOG_FORMAT", global = true)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,

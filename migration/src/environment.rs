@@ -39,11 +39,7 @@ pub async fn record(db: &impl ConnectionTrait, environment: &str) -> Result<(), 
     let insert = Query::insert()
         .into_table(TABLE)
         .columns(["singleton", "environment", "recorded_at"])
-        .values([
-            true.into(),
-            environment.into(),
-            Expr::current_timestamp(),
-        ])
+        .values([true.into(), environment.into(), Expr::current_timestamp()])
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(
             OnConflict::column("singleton")
