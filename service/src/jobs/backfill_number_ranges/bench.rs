@@ -1,6 +1,7 @@
 //! Bench cases: the backfill on a table whose ranges are all null (the state
 //! right after migration step 1), with the single-statement UPDATE and the
 //! GiST index build as floors.
+use migration::number_ranges::DEFAULT_BATCH_SIZE;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
@@ -101,7 +102,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     Ok(vec![BenchCase {
         job: "backfill-number-ranges",
         label: format!("{rows} rows, all ranges null, GiST index present"),
-        args: args(10_000, None)?,
+        args: args(DEFAULT_BATCH_SIZE, None)?,
         naive,
         reset_sql: null_ranges_sql(),
         floors: vec![

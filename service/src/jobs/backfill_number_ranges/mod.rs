@@ -36,7 +36,7 @@ pub const NAME: &str = "backfill-number-ranges";
 #[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Rows per batch, each batch its own statement and transaction [default: 10000].
+    /// Rows per batch, each batch its own statement and transaction [default: 5000].
     #[arg(long)]
     pub batch_size: Option<u64>,
     /// Stop after N batches (a later run continues where this one stopped).
