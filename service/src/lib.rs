@@ -5,6 +5,7 @@
 //! counts, history row and JSON report; [`connect`] opens the servers with
 //! short timeouts and one-line errors; [`schedule`] starts runs at the times
 //! a cron file gives, on as many machines as share the database.
+#![warn(missing_docs)]
 pub mod bench;
 pub mod cli_error;
 pub mod connect;
