@@ -19,7 +19,7 @@
 //! generated and encoded anything on the same two cores; a wash, so the path
 //! with nothing to ship wins. What did matter is index and foreign-key upkeep:
 //! each table's secondary indexes and foreign keys are set aside during its
-//! load and rebuilt after it ([`ddl`]).
+//! load and rebuilt after it (the `ddl` module).
 //!
 //! **All or nothing.** [`seed_atomically`] runs everything in one transaction
 //! (readers keep seeing the old data until the commit; a failure leaves it),
