@@ -1,7 +1,8 @@
 //! The one list of jobs. Each job declares itself by implementing [`Register`]
 //! in its own module (its name, its settings, how its settings become the
-//! job, whether it fans out under the scheduler, its bench cases); the line
-//! `JobEntry::of::<TheJob>()` in [`JOBS`] is all it takes for `sitejobs run`,
+//! job, whether it fans out under the scheduler, its bench cases); one line
+//! `the_module::TheJob,` in the `jobs!` list of `service/src/jobs/mod.rs`
+//! declares the module and enters it in [`JOBS`]: all it takes for `sitejobs run`,
 //! `sitejobs schedule` (its `--check` and its fan-out) and `sitejobs bench`
 //! to know it. See `docs/extending.md`.
 use std::future::Future;
@@ -13,21 +14,12 @@ use serde::Serialize;
 
 use crate::bench::BenchCase;
 use crate::error::JobError;
-use crate::jobs;
 use crate::runner::{run_job_until, Job, RunOptions, RunReport, Services, Strategy};
 use crate::scale::Scale;
 use crate::schedule::fanout::Units;
 use crate::settings::{to_args, Settings, SettingsFile};
 
-/// Every job, in the order `--help`, the bench table and the docs show them.
-pub const JOBS: &[JobEntry] = &[
-    JobEntry::of::<jobs::denormalize_profiles::DenormalizeProfiles>(),
-    JobEntry::of::<jobs::refresh_autocomplete::RefreshAutocomplete>(),
-    JobEntry::of::<jobs::purge_emails::PurgeEmails>(),
-    JobEntry::of::<jobs::daily_impressions::DailyImpressions>(),
-    JobEntry::of::<jobs::backfill_number_ranges::BackfillNumberRanges>(),
-    JobEntry::of::<jobs::noop::Noop>(),
-];
+pub use crate::jobs::JOBS;
 
 /// The registered job called `name`.
 pub fn find(name: &str) -> Option<&'static JobEntry> {
