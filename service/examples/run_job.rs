@@ -37,7 +37,8 @@ async fn main() -> ExitCode {
             eprintln!("bad input: {msg}");
             ExitCode::from(2)
         }
-        // The database could not be reached, or the runner itself failed.
+        // Not bad input: here, the database could not be reached (`JobError::Unreachable`).
+        // `run_job` itself returns `Err` only for bad input; every other failure is a report.
         Err(e) => {
             eprintln!("cannot run: {e}");
             ExitCode::from(1)
