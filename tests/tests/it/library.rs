@@ -156,3 +156,25 @@ async fn example_gets_the_typed_database_error_with_its_source() {
     );
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM emails_gone").await, 7);
 }
+
+#[tokio::test]
+async fn example_names_an_unreachable_database_in_one_line() {
+    // Nothing listens on port 1: the connect error is an `Err`, not a report.
+    let out = Command::new(run_job_example())
+        .env(
+            "DATABASE_URL",
+            "postgres://sitejobs:hunter2@127.0.0.1:1/sitejobs",
+        )
+        .output()
+        .expect("run the example");
+
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no run, no JSON line");
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("cannot run: cannot connect to PostgreSQL at "),
+        "stderr: {err}"
+    );
+    assert!(!err.contains("hunter2"), "password shown: {err}");
+}
