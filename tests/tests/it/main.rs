@@ -5,6 +5,7 @@ mod cli;
 mod daily_impressions;
 mod denormalize_profiles;
 mod harness;
+mod library;
 mod numbers;
 mod purge_emails;
 mod purge_impressions;
