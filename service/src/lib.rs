@@ -10,11 +10,13 @@ pub mod connect;
 pub mod error;
 pub mod jobs;
 pub mod numbers;
+pub mod ops;
 pub mod progress;
 pub mod redis_count;
 pub mod runner;
 pub mod scale;
 pub mod schedule;
+pub mod secrets;
 pub mod seed;
 pub mod signals;
 

@@ -15,6 +15,13 @@ fn host() -> Option<String> {
     })
 }
 
+/// Errors are stored without the passwords of the process's connection URLs.
+fn scrubbed(error: &Option<String>) -> Option<String> {
+    error
+        .as_deref()
+        .map(|e| crate::secrets::scrub(e).into_owned())
+}
+
 fn new_row(report: &RunReport, status: &str, tick: Option<&str>) -> job_run::ActiveModel {
     job_run::ActiveModel {
         job: Set(report.job.clone()),
@@ -54,7 +61,7 @@ pub async fn start(
 pub async fn record_locked(db: &impl ConnectionTrait, report: &RunReport) -> Result<(), JobError> {
     let mut row = new_row(report, "locked", None);
     row.finished_at = Set(Some(Utc::now()));
-    row.error = Set(report.error.clone());
+    row.error = Set(scrubbed(&report.error));
     job_run::Entity::insert(row).exec(db).await?;
     Ok(())
 }
@@ -72,7 +79,7 @@ pub async fn finish(
         rows: Set(report.rows as i64),
         db_statements: Set(report.db_statements as i64),
         redis_commands: Set(report.redis_commands as i64),
-        error: Set(report.error.clone()),
+        error: Set(scrubbed(&report.error)),
         ..Default::default()
     })
     .exec(db)
@@ -123,7 +130,7 @@ pub async fn abandon(db: &impl ConnectionTrait, tick: &str, error: &str) -> Resu
         .set(job_run::ActiveModel {
             status: Set("error".to_owned()),
             finished_at: Set(Some(Utc::now())),
-            error: Set(Some(error.to_owned())),
+            error: Set(Some(crate::secrets::scrub(error).into_owned())),
             ..Default::default()
         })
         .filter(job_run::Column::Tick.eq(tick))

@@ -81,11 +81,11 @@ pub async fn execute<J: Job>(cli: &Cli, common: &Common, job: &J) -> anyhow::Res
     if report.status == RunStatus::BadInput {
         return Err(crate::commands::bad_input(report.error.unwrap_or_default()));
     }
-    println!("{}", report.to_json_line());
+    println!("{}", service::secrets::scrub(&report.to_json_line()));
     // A tick another scheduler took is the scheduler's business, not an error to show.
     let claimed_elsewhere = report.details["tick_claimed_elsewhere"] == true;
     if let Some(e) = report.error.as_ref().filter(|_| !claimed_elsewhere) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", service::secrets::scrub(e));
     }
     Ok(ExitCode::from(report.exit_code()))
 }
