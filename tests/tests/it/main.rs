@@ -6,6 +6,7 @@ mod daily_impressions;
 mod denormalize_profiles;
 mod harness;
 mod numbers;
+mod ops;
 mod purge_emails;
 mod refresh_autocomplete;
 mod runner;
