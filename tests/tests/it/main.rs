@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod daily_impressions;
+mod dashboard;
 mod denormalize_profiles;
 mod harness;
 mod numbers;

@@ -133,19 +133,19 @@ impl Drop for Scheduler {
 
 /// A GET with an optional bearer token: status and body, whatever the status.
 pub fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    try_get(url, token).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// [`get`], with a refused connection as an error.
+pub fn try_get(url: &str, token: Option<&str>) -> Result<(u16, String), ureq::Error> {
     let mut req = ureq::get(url);
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
     }
-    let mut resp = req
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut resp = req.config().http_status_as_error(false).build().call()?;
     let status = resp.status().as_u16();
-    let body = resp.body_mut().read_to_string().expect("a text body");
-    (status, body)
+    let body = resp.body_mut().read_to_string()?;
+    Ok((status, body))
 }
 
 /// A job that never fires during a test.
