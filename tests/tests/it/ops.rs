@@ -567,3 +567,38 @@ fn completions_and_the_man_page_come_from_the_real_flags() {
         .expect("run sitejobs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn the_page_escapes_job_errors_and_lists_every_scheduled_job() {
+    let t = TestDb::new().await;
+    exec(
+        &t.db,
+        "INSERT INTO job_runs (job, lock_key, strategy, params, started_at, finished_at, status, \
+         rows, db_statements, redis_commands, error) VALUES ('noop', 'noop', 'optimized', '{}', \
+         now() - interval '1 minute', now(), 'error', 0, 0, 0, '<script>alert(1)</script>')",
+    )
+    .await;
+    let config = Config::new(
+        &t,
+        &format!("{IDLE}\n[[job]]\nname = \"purge-emails\"\ncron = \"0 30 3 * * *\"\ntimezone = \"Asia/Tokyo\"\n"),
+    );
+    let s = Scheduler::start(&t.url, config.path(), &[]);
+    let (status, page) = s.get("/", None);
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("<script>"), "unescaped: {page}");
+    assert!(
+        page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("data-job=\"noop\"") && page.contains("data-job=\"purge-emails\""));
+    assert!(
+        page.contains("Asia/Tokyo") && page.contains("JST"),
+        "{page}"
+    );
+    assert!(page.contains("1 failing"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no outside assets"
+    );
+    assert_eq!(s.stop(), Some(0));
+}
