@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::job_run;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter};
 use tokio::sync::watch;
 
 use crate::error::JobError;
@@ -37,11 +37,15 @@ pub fn cutoff(now: DateTime<Utc>, age: Duration) -> Result<DateTime<Utc>, JobErr
 /// Deletes the runs that finished before `cutoff`, except each job's latest
 /// run; returns how many went. A run still `running` has no end and stays.
 pub async fn prune(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, JobError> {
-    // Ids grow with insertion, so each job's largest id is its latest run.
+    // Latest by start time, not by id: rows copied in from elsewhere, or written
+    // by machines whose clocks differ, need not have ids in time order.
     let latest = Query::select()
-        .expr(Expr::col(job_run::Column::Id).max())
+        .distinct_on([job_run::Column::Job])
+        .column(job_run::Column::Id)
         .from(job_run::Entity)
-        .group_by_col(job_run::Column::Job)
+        .order_by(job_run::Column::Job, Order::Asc)
+        .order_by(job_run::Column::StartedAt, Order::Desc)
+        .order_by(job_run::Column::Id, Order::Desc)
         .to_owned();
     let done = job_run::Entity::delete_many()
         .filter(job_run::Column::FinishedAt.lt(cutoff))

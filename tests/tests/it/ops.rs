@@ -376,7 +376,8 @@ async fn no_password_appears_in_errors_logs_job_runs_metrics_or_the_page() {
 #[tokio::test]
 async fn runs_prune_deletes_old_runs_but_never_a_jobs_latest() {
     let t = TestDb::new().await;
-    // a: three old runs; b: one old run (its latest); c: old but still running.
+    // a: three old runs; b: one old run (its latest); c: old but still running;
+    // d: its latest (by start) has the smaller id, as rows copied from elsewhere may.
     exec(
         &t.db,
         "INSERT INTO job_runs (job, lock_key, strategy, params, started_at, finished_at, status, \
@@ -387,13 +388,15 @@ async fn runs_prune_deletes_old_runs_but_never_a_jobs_latest() {
          ('a', 'a', 'optimized', '{}', now() - interval '2 days', now() - interval '2 days', 'ok', 0, 0, 0), \
          ('b', 'b', 'optimized', '{}', now() - interval '60 days', now() - interval '60 days', 'ok', 0, 0, 0), \
          ('c', 'c', 'optimized', '{}', now() - interval '60 days', NULL, 'running', 0, 0, 0), \
-         ('c', 'c', 'optimized', '{}', now() - interval '1 day', now() - interval '1 day', 'ok', 0, 0, 0)",
+         ('c', 'c', 'optimized', '{}', now() - interval '1 day', now() - interval '1 day', 'ok', 0, 0, 0), \
+         ('d', 'd', 'optimized', '{}', now() - interval '35 days', now() - interval '35 days', 'ok', 0, 0, 0), \
+         ('d', 'd', 'optimized', '{}', now() - interval '45 days', now() - interval '45 days', 'ok', 0, 0, 0)",
     )
     .await;
     let out = t.cli(None, &["runs", "prune", "--older-than", "30d"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
-    assert_eq!(line["deleted"], 3, "{line}");
+    assert_eq!(line["deleted"], 4, "{line}");
     let left = |job: &str| format!("SELECT count(*) FROM job_runs WHERE job = '{job}'");
     assert_eq!(scalar(&t.db, &left("a")).await, 1, "a keeps its recent run");
     assert_eq!(scalar(&t.db, &left("b")).await, 1, "b keeps its latest run");
@@ -406,14 +409,14 @@ async fn runs_prune_deletes_old_runs_but_never_a_jobs_latest() {
     // 12h: now a's 2-day-old run goes too? No: it is a's latest.
     let out = t.cli(None, &["runs", "prune", "--older-than", "12h"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 4);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 5);
 
     for bad in ["30x", "0d", "soon"] {
         let out = t.cli(None, &["runs", "prune", "--older-than", bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
         assert!(stderr(&out).contains("--older-than"), "{}", stderr(&out));
     }
-    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 4);
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 5);
 }
 
 #[tokio::test]
