@@ -8,7 +8,7 @@
 use std::sync::atomic::AtomicU64;
 
 use chrono::Utc;
-use entity::job_run;
+use entity::job_run::{self, RunStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -176,7 +176,7 @@ async fn last_success(
         .select_only()
         .column(job_run::Column::FinishedAt)
         .filter(job_run::Column::Job.eq(job))
-        .filter(job_run::Column::Status.eq("ok"))
+        .filter(job_run::Column::Status.eq(RunStatus::Ok))
         .order_by_desc(job_run::Column::StartedAt)
         .limit(1)
         .into_tuple()

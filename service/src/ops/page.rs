@@ -5,7 +5,7 @@
 //! the page needs nothing but the binary. It reloads itself every 30 seconds.
 use askama::Template;
 use chrono::{DateTime, Utc};
-use entity::job_run;
+use entity::job_run::{self, RunStatus};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::metrics::job_names;
@@ -124,8 +124,8 @@ fn job_view(name: &str, runs: &[job_run::Model]) -> JobView {
     // Failing: the latest run that ended, ended in an error.
     let failing = runs
         .iter()
-        .find(|r| r.status != "running")
-        .is_some_and(|r| r.status == "error");
+        .find(|r| r.status != RunStatus::Running)
+        .is_some_and(|r| r.status == RunStatus::Error);
     JobView {
         name: name.to_owned(),
         failing,
@@ -143,8 +143,8 @@ fn run_view(r: &job_run::Model) -> RunView {
     RunView {
         started: stamp(r.started_at),
         key: r.lock_key.clone(),
-        status: r.status.clone(),
-        failed: r.status == "error",
+        status: r.status.as_str().to_owned(),
+        failed: r.status == RunStatus::Error,
         duration: duration_ms(r).map_or_else(|| "-".to_owned(), human_ms),
         rows: r.rows,
         error,
@@ -207,8 +207,13 @@ fn chart(runs: &[job_run::Model]) -> Chart {
             Dot {
                 x: format!("{x:.1}"),
                 y: format!("{y:.1}"),
-                failed: r.status == "error",
-                title: format!("{} {} {}", stamp(r.started_at), r.status, human_ms(*d)),
+                failed: r.status == RunStatus::Error,
+                title: format!(
+                    "{} {} {}",
+                    stamp(r.started_at),
+                    r.status.as_str(),
+                    human_ms(*d)
+                ),
             }
         })
         .collect();

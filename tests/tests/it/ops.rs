@@ -455,9 +455,12 @@ async fn the_scheduler_prunes_with_the_retention_of_its_file() {
 
 fn zoned(cron: &str, zone: &str) -> service::schedule::Entry {
     let text = format!("[[job]]\nname = \"noop\"\ncron = \"{cron}\"\ntimezone = \"{zone}\"\n");
-    let schedule =
-        service::schedule::config::parse(&text, "test.toml", &|_, _| Ok(())).expect("valid");
-    schedule.entries.into_iter().next().expect("one entry")
+    parse(&text).entries.into_iter().next().expect("one entry")
+}
+
+fn parse(text: &str) -> service::schedule::Schedule {
+    let file = service::settings::SettingsFile::parse(text, "test.toml".into()).expect("TOML");
+    service::schedule::config::load(&file).expect("a valid schedule")
 }
 
 /// The first `n` ticks after `from`.
@@ -514,12 +517,7 @@ fn cron_fields_are_read_in_the_entrys_zone_across_daylight_saving_changes() {
         [utc("2026-10-25T00:30:00Z"), utc("2026-10-26T01:30:00Z")]
     );
     // Without a zone, UTC.
-    let plain = service::schedule::config::parse(
-        "[[job]]\nname = \"noop\"\ncron = \"30 3 * * *\"\n",
-        "t.toml",
-        &|_, _| Ok(()),
-    )
-    .expect("valid");
+    let plain = parse("[[job]]\nname = \"noop\"\ncron = \"30 3 * * *\"\n");
     assert_eq!(
         plain.entries[0].next_after(utc("2026-07-01T00:00:00Z")),
         Some(utc("2026-07-01T03:30:00Z"))
