@@ -603,3 +603,60 @@ async fn the_page_escapes_job_errors_and_lists_every_scheduled_job() {
     );
     assert_eq!(s.stop(), Some(0));
 }
+
+#[tokio::test]
+async fn logs_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    let t = TestDb::new().await;
+    // `script` (util-linux) gives the command a pseudo-terminal as stdout and stderr.
+    let on_terminal = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec"])
+            .arg(format!("'{}' run noop", tests::sitejobs_bin().display()))
+            .arg("/dev/null")
+            .env("DATABASE_URL", &t.url)
+            .env("SITEJOBS_LOG", "info")
+            .env_remove("NO_COLOR")
+            .env_remove("SITEJOBS_LOG_FORMAT");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.output().expect("run script(1)");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let tty = on_terminal(None);
+    assert!(
+        tty.contains("job finished") && tty.contains("\x1b["),
+        "{tty:?}"
+    );
+    let tty = on_terminal(Some("1"));
+    assert!(
+        tty.contains("job finished") && !tty.contains('\x1b'),
+        "{tty:?}"
+    );
+
+    // A file or a pipe: plain text; JSON logs are JSON.
+    let mut cmd = Command::new(tests::sitejobs_bin());
+    let piped = cmd
+        .args(["run", "noop"])
+        .env("DATABASE_URL", &t.url)
+        .env("SITEJOBS_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run sitejobs");
+    let err = stderr(&piped);
+    assert!(
+        err.contains("job finished") && !err.contains('\x1b'),
+        "{err:?}"
+    );
+    let json = Command::new(tests::sitejobs_bin())
+        .args(["run", "noop", "--log-format", "json"])
+        .env("DATABASE_URL", &t.url)
+        .env("SITEJOBS_LOG", "info")
+        .output()
+        .expect("run sitejobs");
+    for line in stderr(&json).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(v["fields"]["message"].is_string(), "{line}");
+    }
+}
