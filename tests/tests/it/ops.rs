@@ -106,8 +106,18 @@ impl Scheduler {
     }
 
     /// SIGTERM, then waits (bounded) for the exit; returns its exit code.
-    pub fn stop(mut self) -> Option<i32> {
+    pub fn stop(self) -> Option<i32> {
+        self.terminate();
+        self.wait()
+    }
+
+    /// Sends SIGTERM (the first: running jobs get their grace period).
+    pub fn terminate(&self) {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+    }
+
+    /// Waits (bounded) for the exit; returns its exit code.
+    pub fn wait(mut self) -> Option<i32> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("poll") {
@@ -659,4 +669,74 @@ async fn logs_are_coloured_only_on_a_terminal_and_never_with_no_color() {
         let v: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
         assert!(v["fields"]["message"].is_string(), "{line}");
     }
+}
+
+#[tokio::test]
+async fn a_bad_or_taken_listen_address_is_one_line_before_anything_runs() {
+    let t = TestDb::new().await;
+    let config = Config::new(&t, IDLE);
+    let out = t.cli(
+        None,
+        &[
+            "schedule",
+            "--config",
+            config.path(),
+            "--listen",
+            "localhost-ish",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--listen 'localhost-ish'"),
+        "{}",
+        stderr(&out)
+    );
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = held.local_addr().expect("its address").to_string();
+    let out = t.cli(
+        None,
+        &["schedule", "--config", config.path(), "--listen", &addr],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+}
+
+#[tokio::test]
+async fn healthz_turns_503_as_soon_as_the_scheduler_is_stopping() {
+    let t = TestDb::new().await;
+    let config = Config::new(
+        &t,
+        "[[job]]\nname = \"noop\"\ncron = \"* * * * * *\"\nargs = [\"--sleep-ms\", \"3000\"]\n",
+    );
+    let s = Scheduler::start(&t.url, config.path(), &[]);
+    wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        1,
+    )
+    .await;
+    assert_eq!(s.get("/healthz", None).0, 200);
+    s.terminate();
+    // The running job gets its grace period; meanwhile probes see the scheduler leaving.
+    let start = Instant::now();
+    let (status, body) = loop {
+        let (status, body) = s.get("/healthz", None);
+        if status != 200 || start.elapsed() > Duration::from_secs(10) {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        (status, body.as_str()),
+        (503, "stopping: the scheduler is shutting down\n")
+    );
+    assert_eq!(s.wait(), Some(0));
+    assert_eq!(
+        scalar(&t.db, "SELECT count(*) FROM job_runs WHERE status = 'ok'").await,
+        1,
+        "the running job finished within its grace period"
+    );
 }
