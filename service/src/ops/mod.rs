@@ -18,6 +18,7 @@ pub use metrics::Metrics;
 /// The scheduler's state as the endpoints see it.
 #[derive(Default)]
 pub struct Monitor {
+    /// The counters and gauges behind `/metrics`.
     pub metrics: Metrics,
     stopping: AtomicBool,
     loops: AtomicUsize,
@@ -34,6 +35,7 @@ impl Monitor {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
+    /// Whether a stop signal came.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
@@ -43,6 +45,7 @@ impl Monitor {
         self.loops.store(n, Ordering::Relaxed);
     }
 
+    /// How many schedule entries' loops are running now.
     pub fn loops(&self) -> usize {
         self.loops.load(Ordering::Relaxed)
     }
