@@ -39,5 +39,9 @@ fi
 
 # The integration tests exec the built binary ($CARGO_TARGET_DIR, default
 # target/, then debug/sitejobs): cargo and the tests both honour CARGO_TARGET_DIR.
+# The tests run in tests/, so a relative one is made absolute first.
+if [[ -n "${CARGO_TARGET_DIR:-}" && "$CARGO_TARGET_DIR" != /* ]]; then
+    export CARGO_TARGET_DIR="$ROOT/$CARGO_TARGET_DIR"
+fi
 cargo build -p sitejobs
 exec cargo test --workspace "$@"
