@@ -136,7 +136,8 @@ async fn after_weeks_of_downtime_one_run_purges_every_due_day_in_short_batches()
     let report = purge(&t, 90, 10, Strategy::Optimized).await;
     assert_eq!(report.rows, 25 * days as u64);
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM impressions").await, 0);
-    // The oldest impression, the walk over dates, then 3 batches per day (10 + 10 + 5).
+    // The oldest impression, the walk over dates, then 3 batches per day (10 + 10 + 5):
+    // each batch ends where the next begins, so no empty batch closes a day.
     assert_eq!(report.db_statements, 2 + 3 * days as u64, "{report:?}");
     let again = purge(&t, 90, 10, Strategy::Optimized).await;
     assert_eq!(again.rows, 0);
@@ -206,4 +207,20 @@ async fn bench_case_floor_deletes_what_the_job_deletes() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(tests::json_line(&out)["rows"], floor);
     assert_eq!(floor, 15 * 1_000);
+}
+
+#[tokio::test]
+async fn more_impressions_at_one_instant_than_a_batch_all_go() {
+    let t = TestDb::new().await;
+    exec(
+        &t.db,
+        "INSERT INTO impressions (content_type_id, object_id, created)
+         SELECT 1, g, timestamptz '2020-03-03T10:00:00Z' FROM generate_series(1, 30) g",
+    )
+    .await;
+    impressions(&t, "2020-03-03", 7, 1).await;
+    aggregated(&t, "2020-03-03").await;
+    let report = purge(&t, 90, 10, Strategy::Optimized).await;
+    assert_eq!(report.rows, 37);
+    assert_eq!(left_on(&t, "2020-03-03").await, 0);
 }

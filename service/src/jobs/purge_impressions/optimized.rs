@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::impression;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect, Statement,
 };
 
 use super::Purged;
@@ -25,12 +26,20 @@ WITH RECURSIVE d(date) AS (\
   FROM d WHERE d.date IS NOT NULL) \
 SELECT date FROM d WHERE date IS NOT NULL";
 
-/// One batch: at most `$3` impressions of `[$1, $2)`, found through the index
-/// on `created` and deleted by primary key. Raw SQL: `DELETE ... LIMIT` has no
-/// ORM form, and `id = ANY(ARRAY(...))` keeps the delete on the primary key.
+/// One batch of the day `[$1, $2)`: finds the `created` of the `$3 + 1`-th
+/// impression from `$1` (the batch's end; none when fewer are left) and
+/// deletes `[$1, end)` as one range of the index on `created`: no lookups by
+/// primary key, and no empty batch at the end of a day. Returns the rows
+/// deleted and the end, where the next batch starts. Raw SQL: a
+/// data-modifying CTE has no ORM form.
 const DELETE_BATCH_SQL: &str = "\
-DELETE FROM impressions WHERE id = ANY(ARRAY(\
-  SELECT id FROM impressions WHERE created >= $1 AND created < $2 LIMIT $3))";
+WITH bound AS MATERIALIZED (\
+  SELECT created FROM impressions WHERE created >= $1 AND created < $2 \
+  ORDER BY created OFFSET $3 LIMIT 1), \
+gone AS (\
+  DELETE FROM impressions WHERE created >= $1 \
+  AND created < COALESCE((SELECT created FROM bound), $2) RETURNING 1) \
+SELECT (SELECT count(*) FROM gone), (SELECT created FROM bound)";
 
 /// Deletes the impressions of every aggregated day up to `last_day`, `batch`
 /// rows per statement and transaction.
@@ -69,7 +78,7 @@ pub async fn purge(
     Ok(purged)
 }
 
-/// Deletes one day's impressions in batches until a batch comes back short.
+/// Deletes one day's impressions, about `batch` rows per statement and transaction.
 async fn delete_day(
     db: &DatabaseConnection,
     day: &Day,
@@ -77,19 +86,31 @@ async fn delete_day(
     progress: &Progress,
 ) -> Result<u64, JobError> {
     let mut deleted = 0;
+    let mut start = day.start;
     loop {
-        let done = db
-            .execute_raw(Statement::from_sql_and_values(
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
                 db.get_database_backend(),
                 DELETE_BATCH_SQL,
-                [day.start.into(), day.end.into(), (batch as i64).into()],
+                [start.into(), day.end.into(), (batch as i64).into()],
             ))
             .await?
-            .rows_affected();
+            .ok_or_else(|| JobError::Other("the batch delete returned no row".into()))?;
+        let mut done = row.try_get_by_index::<i64>(0)? as u64;
+        let end: Option<DateTime<Utc>> = row.try_get_by_index(1)?;
+        if end == Some(start) {
+            // More than a batch share the instant `start`: they go together.
+            done += impression::Entity::delete_many()
+                .filter(impression::Column::Created.eq(start))
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
         deleted += done;
         progress.inc(done);
-        if done < batch {
-            return Ok(deleted);
+        match end {
+            Some(end) => start = std::cmp::max(end, start + chrono::Duration::microseconds(1)),
+            None => return Ok(deleted),
         }
     }
 }
