@@ -16,7 +16,9 @@ pub const ALLOW_VAR: &str = "SITEJOBS_ALLOW_DESTRUCTIVE";
 /// operator allowed destructive commands.
 #[derive(Clone, Debug)]
 pub struct Guard {
+    /// `--env` / `SITEJOBS_ENV`.
     pub env: String,
+    /// `SITEJOBS_ALLOW_DESTRUCTIVE=1` was set.
     pub allow_destructive: bool,
 }
 

@@ -31,7 +31,9 @@ const POLL: Duration = Duration::from_millis(250);
 /// One migration and whether it is applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MigrationState {
+    /// The migration's name (`mYYYYMMDD_HHMMSS_verb_noun`).
     pub name: String,
+    /// Recorded in `seaql_migrations`.
     pub applied: bool,
 }
 

@@ -3,11 +3,15 @@
 mod bench;
 mod cli;
 mod daily_impressions;
+mod dashboard;
 mod denormalize_profiles;
 mod deploy;
 mod harness;
+mod library;
 mod numbers;
+mod ops;
 mod purge_emails;
+mod purge_impressions;
 mod refresh_autocomplete;
 mod runner;
 mod schedule;
