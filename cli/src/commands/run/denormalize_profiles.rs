@@ -1,10 +1,10 @@
 //! `sitejobs run denormalize-profiles (--community ID | --all) [--batch-size N]
-//! [--concurrency N] [--precedence staff,moderator,...]`. The precedence may
+//! [--concurrency N] [--precedence staff,moderator,...] [--incremental [--max-changes N]]`. The precedence may
 //! also come from `precedence = [...]` under `[denormalize-profiles]` in
 //! `sitejobs.toml`; the flag wins.
 use std::process::ExitCode;
 
-use service::jobs::denormalize_profiles::{DenormalizeProfiles, Target, NAME};
+use service::jobs::denormalize_profiles::{DenormalizeProfiles, Target, DEFAULT_MAX_CHANGES, NAME};
 
 use super::{execute, Common};
 use crate::commands::bad_input;
@@ -30,6 +30,13 @@ pub struct Args {
     /// Group names in order of precedence for primary_group (default: staff,moderator,creator,member).
     #[arg(long, value_delimiter = ',')]
     pub precedence: Option<Vec<String>>,
+    /// Rewrite only the records of profiles changed since the community's last
+    /// rebuild (a full rebuild when there is none, or its precedence differed).
+    #[arg(long)]
+    pub incremental: bool,
+    /// With --incremental: a community with more pending changes than this is rebuilt in full.
+    #[arg(long, default_value_t = DEFAULT_MAX_CHANGES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_changes: u64,
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -40,6 +47,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let mut job = DenormalizeProfiles::new(target);
     job.batch_size = args.batch_size.map(|n| n as usize);
     job.concurrency = args.concurrency as usize;
+    job.incremental = args.incremental;
+    job.max_changes = args.max_changes;
     if let Some(names) = precedence(args)? {
         job.precedence = names;
     }

@@ -24,7 +24,7 @@ struct ProfileGroups {
 
 /// Distinct names in byte order (`COLLATE "C"`, whatever the database's
 /// collation); profiles without groups get `{}` rather than NULL.
-const GROUPS_AGG: &str = r#"COALESCE(array_agg(DISTINCT "groups"."name" COLLATE "C") FILTER (WHERE "groups"."id" IS NOT NULL), '{}')"#;
+pub(super) const GROUPS_AGG: &str = r#"COALESCE(array_agg(DISTINCT "groups"."name" COLLATE "C") FILTER (WHERE "groups"."id" IS NOT NULL), '{}')"#;
 
 /// Rebuilds `community` in one transaction; returns the records written.
 pub(super) async fn rebuild(
@@ -36,6 +36,8 @@ pub(super) async fn rebuild(
 ) -> Result<u64, JobError> {
     let txn = db.begin().await?;
     super::delete_records(&txn, community).await?;
+    // Before the read starts, so it sees every change the dropped entries name.
+    super::incremental::record_state(&txn, community, precedence).await?;
     // The reader fills the next batch while the writer inserts the previous
     // one, so both PostgreSQL backends work at once; the channel holds one
     // batch, so memory stays at about three batches whatever the community's size.
@@ -90,6 +92,27 @@ pub async fn write_batch(
     community: i64,
     records: &[Record],
 ) -> Result<u64, DbErr> {
+    insert_unnest(db, community, records, "").await
+}
+
+/// As [`write_batch`], but a profile's existing record (in any community) is
+/// overwritten: the incremental path's write.
+pub async fn upsert_batch(
+    db: &impl ConnectionTrait,
+    community: i64,
+    records: &[Record],
+) -> Result<u64, DbErr> {
+    let conflict = "\nON CONFLICT (profile_id) DO UPDATE SET community_id = EXCLUDED.community_id, \
+         user_id = EXCLUDED.user_id, primary_group = EXCLUDED.primary_group, groups = EXCLUDED.groups";
+    insert_unnest(db, community, records, conflict).await
+}
+
+async fn insert_unnest(
+    db: &impl ConnectionTrait,
+    community: i64,
+    records: &[Record],
+    on_conflict: &str,
+) -> Result<u64, DbErr> {
     if records.is_empty() {
         return Ok(0);
     }
@@ -113,7 +136,7 @@ FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::int[]) AS u(profile_id, 
      LATERAL (SELECT u.groups::text[] AS groups) AS a"#;
     let stmt = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        sql,
+        format!("{sql}{on_conflict}"),
         [
             community.into(),
             profile_ids.into(),
