@@ -37,7 +37,7 @@ BEGIN
         SELECT community_id, id FROM denorm_old;
     ELSE
         INSERT INTO denorm_profile_changes (community_id, profile_id)
-        SELECT community_id, id FROM (
+        SELECT DISTINCT community_id, id FROM (
             (SELECT id, community_id, user_id FROM denorm_new
              EXCEPT SELECT id, community_id, user_id FROM denorm_old)
             UNION

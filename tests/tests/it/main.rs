@@ -5,6 +5,8 @@ mod cli;
 mod daily_impressions;
 mod denormalize_profiles;
 mod harness;
+mod incremental_autocomplete;
+mod incremental_denormalize;
 mod numbers;
 mod purge_emails;
 mod refresh_autocomplete;
