@@ -52,7 +52,11 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table("denorm_profile_refresh_state").to_owned())
+            .drop_table(
+                Table::drop()
+                    .table("denorm_profile_refresh_state")
+                    .to_owned(),
+            )
             .await?;
         manager
             .drop_table(Table::drop().table("denorm_profile_changes").to_owned())

@@ -41,7 +41,16 @@ const COMMUNITIES: [i64; 3] = [1, 2, 3];
 /// Names groups take (renames and new groups draw from them): the precedence
 /// names, others in byte order and not, one with a quote.
 const NAMES: [&str; 11] = [
-    "staff", "moderator", "creator", "member", "alpha", "Zed", "éclair", "beta", "a b", "q\"t",
+    "staff",
+    "moderator",
+    "creator",
+    "member",
+    "alpha",
+    "Zed",
+    "éclair",
+    "beta",
+    "a b",
+    "q\"t",
     "gamma",
 ];
 
@@ -77,7 +86,11 @@ async fn insert_profile(db: &DatabaseConnection, rng: &mut Rng) {
     let groups = ids(db, "SELECT id FROM groups ORDER BY id").await;
     for _ in 0..rng.below(3) {
         if let Some(g) = rng.pick(&groups) {
-            exec(db, &format!("INSERT INTO profile_groups VALUES ({id}, {g}) ON CONFLICT DO NOTHING")).await;
+            exec(
+                db,
+                &format!("INSERT INTO profile_groups VALUES ({id}, {g}) ON CONFLICT DO NOTHING"),
+            )
+            .await;
         }
     }
 }
@@ -102,7 +115,10 @@ pub async fn random_write(db: &DatabaseConnection, rng: &mut Rng) -> String {
                 display_name: Set("orm".into()),
                 ..Default::default()
             });
-            profile::Entity::insert_many(models).exec(db).await.expect("insert_many profiles");
+            profile::Entity::insert_many(models)
+                .exec(db)
+                .await
+                .expect("insert_many profiles");
             format!("insert_many two profiles into {c}")
         }
         (2, Some(p), _) => {
@@ -112,16 +128,27 @@ pub async fn random_write(db: &DatabaseConnection, rng: &mut Rng) -> String {
                 .exec(&txn)
                 .await
                 .expect("delete memberships");
-            profile::Entity::delete_by_id(p).exec(&txn).await.expect("delete profile");
+            profile::Entity::delete_by_id(p)
+                .exec(&txn)
+                .await
+                .expect("delete profile");
             txn.commit().await.expect("commit");
             format!("delete profile {p} (ORM)")
         }
         (3, Some(p), _) => {
-            exec(db, &format!("UPDATE profiles SET community_id = {c} WHERE id = {p}")).await;
+            exec(
+                db,
+                &format!("UPDATE profiles SET community_id = {c} WHERE id = {p}"),
+            )
+            .await;
             format!("move profile {p} to {c}")
         }
         (4, Some(p), _) => {
-            exec(db, &format!("UPDATE profiles SET user_id = user_id + 7 WHERE id = {p}")).await;
+            exec(
+                db,
+                &format!("UPDATE profiles SET user_id = user_id + 7 WHERE id = {p}"),
+            )
+            .await;
             format!("new user_id for {p}")
         }
         (5, Some(p), Some(g)) => {
@@ -147,7 +174,13 @@ pub async fn random_write(db: &DatabaseConnection, rng: &mut Rng) -> String {
         }
         (9, _, _) => {
             let name = NAMES[rng.below(NAMES.len())].replace('\'', "''");
-            exec(db, &format!("INSERT INTO groups (name) VALUES ('{name}') ON CONFLICT (name) DO NOTHING")).await;
+            exec(
+                db,
+                &format!(
+                    "INSERT INTO groups (name) VALUES ('{name}') ON CONFLICT (name) DO NOTHING"
+                ),
+            )
+            .await;
             format!("create group {name}")
         }
         (10, _, _) => {
@@ -234,7 +267,11 @@ async fn run(db: &DatabaseConnection, job: &DenormalizeProfiles) -> RunReport {
 /// community or of all, compared with a full rebuild; every fourth round has a
 /// second writer working while the run is under way (then the next run must
 /// pick up whatever that run missed). Returns the first difference.
-pub async fn property(db: &DatabaseConnection, seed_value: u64, rounds: usize) -> Result<(), String> {
+pub async fn property(
+    db: &DatabaseConnection,
+    seed_value: u64,
+    rounds: usize,
+) -> Result<(), String> {
     let mut rng = Rng::new(seed_value);
     seed(db, &mut rng).await;
     let mut log = Vec::new();
@@ -281,10 +318,15 @@ pub async fn property(db: &DatabaseConnection, seed_value: u64, rounds: usize) -
 async fn incremental_runs_equal_a_full_rebuild_after_random_writes() {
     for seed_value in [1, 2, 3] {
         let t = TestDb::new().await;
-        property(&t.db, seed_value, 40).await.unwrap_or_else(|e| panic!("{e}"));
+        property(&t.db, seed_value, 40)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         // The log holds only what no run has applied yet: nothing, after --all.
         run(&t.db, &incremental(Target::All)).await;
-        assert_eq!(scalar(&t.db, "SELECT count(*) FROM denorm_profile_changes").await, 0);
+        assert_eq!(
+            scalar(&t.db, "SELECT count(*) FROM denorm_profile_changes").await,
+            0
+        );
     }
 }
 
@@ -304,13 +346,20 @@ async fn the_property_test_fails_when_a_trigger_is_disabled() {
         let mut failed = false;
         for seed_value in [1, 2, 3, 4] {
             let t = TestDb::new().await;
-            exec(&t.db, &format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}")).await;
+            exec(
+                &t.db,
+                &format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}"),
+            )
+            .await;
             if property(&t.db, seed_value, 40).await.is_err() {
                 failed = true;
                 break;
             }
         }
-        assert!(failed, "{trigger} disabled, yet every run matched a full rebuild");
+        assert!(
+            failed,
+            "{trigger} disabled, yet every run matched a full rebuild"
+        );
     }
 }
 
@@ -319,19 +368,32 @@ async fn first_run_and_a_new_precedence_fall_back_to_a_full_rebuild_and_say_so()
     let t = TestDb::new().await;
     seed(&t.db, &mut Rng::new(9)).await;
     let first = run(&t.db, &incremental(Target::Community(1))).await;
-    assert_eq!(first.details["full_rebuilds"][0]["reason"], "first rebuild of this community");
+    assert_eq!(
+        first.details["full_rebuilds"][0]["reason"],
+        "first rebuild of this community"
+    );
     assert_eq!(records(&t.db, 1).await, expected(&t.db, 1).await);
     let again = run(&t.db, &incremental(Target::Community(1))).await;
     assert_eq!(again.details["incremental"], 1, "{again:?}");
-    assert_eq!((again.rows, again.db_statements), (0, 2), "nothing changed: two small reads");
+    assert_eq!(
+        (again.rows, again.db_statements),
+        (0, 2),
+        "nothing changed: two small reads"
+    );
     let mut other = incremental(Target::Community(1));
     other.precedence = vec!["alpha".into()];
     let changed = run(&t.db, &other).await;
-    let reason = changed.details["full_rebuilds"][0]["reason"].as_str().unwrap_or_default().to_string();
+    let reason = changed.details["full_rebuilds"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(reason.contains("precedence changed"), "{changed:?}");
     // Back to the default list: a full rebuild again, and the default's rows.
     let back = run(&t.db, &incremental(Target::Community(1))).await;
-    assert_eq!(back.details["full_rebuilds"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        back.details["full_rebuilds"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(records(&t.db, 1).await, expected(&t.db, 1).await);
 }
 
@@ -340,14 +402,28 @@ async fn more_changes_than_max_changes_rebuild_in_full() {
     let t = TestDb::new().await;
     seed(&t.db, &mut Rng::new(5)).await;
     run(&t.db, &incremental(Target::Community(1))).await;
-    exec(&t.db, "UPDATE profiles SET user_id = user_id + 1 WHERE community_id = 1").await;
+    exec(
+        &t.db,
+        "UPDATE profiles SET user_id = user_id + 1 WHERE community_id = 1",
+    )
+    .await;
     let mut job = incremental(Target::Community(1));
     job.max_changes = 1;
     let report = run(&t.db, &job).await;
-    let reason = report.details["full_rebuilds"][0]["reason"].as_str().unwrap_or_default().to_string();
+    let reason = report.details["full_rebuilds"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(reason.contains("more than 1 changes"), "{report:?}");
     assert_eq!(records(&t.db, 1).await, expected(&t.db, 1).await);
-    assert_eq!(scalar(&t.db, "SELECT count(*) FROM denorm_profile_changes WHERE community_id = 1").await, 0);
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM denorm_profile_changes WHERE community_id = 1"
+        )
+        .await,
+        0
+    );
 }
 
 /// Statements are the same for a community of 1k and of 10k profiles, and for
@@ -379,15 +455,27 @@ async fn incremental_statements_grow_with_changes_not_with_the_community() {
 async fn all_incremental_from_the_cli_and_schedule_fanout_keep_the_flag() {
     let t = TestDb::new().await;
     seed(&t.db, &mut Rng::new(3)).await;
-    let out = t.cli(None, &["run", "denormalize-profiles", "--all", "--incremental"]);
+    let out = t.cli(
+        None,
+        &["run", "denormalize-profiles", "--all", "--incremental"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let first = json_line(&out);
-    assert_eq!(first["details"]["full_rebuilds"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        first["details"]["full_rebuilds"].as_array().map(Vec::len),
+        Some(3)
+    );
     exec(&t.db, "UPDATE profiles SET community_id = 3 WHERE id = (SELECT min(id) FROM profiles WHERE community_id = 1)").await;
-    let out = t.cli(None, &["run", "denormalize-profiles", "--all", "--incremental"]);
+    let out = t.cli(
+        None,
+        &["run", "denormalize-profiles", "--all", "--incremental"],
+    );
     let second = json_line(&out);
     assert_eq!(second["details"]["incremental"], 3, "{second}");
-    assert_eq!(second["details"]["profiles_recomputed"], 2, "moved: one profile, two communities");
+    assert_eq!(
+        second["details"]["profiles_recomputed"], 2,
+        "moved: one profile, two communities"
+    );
     for c in COMMUNITIES {
         assert_eq!(records(&t.db, c).await, expected(&t.db, c).await);
     }
@@ -397,5 +485,8 @@ async fn all_incremental_from_the_cli_and_schedule_fanout_keep_the_flag() {
         .find(|f| f.job == "denormalize-profiles")
         .expect("denormalize-profiles fans out");
     let args: Vec<String> = ["--all", "--incremental"].map(String::from).to_vec();
-    assert_eq!(fanout.unit_args(&args, "7"), ["--incremental", "--community", "7"]);
+    assert_eq!(
+        fanout.unit_args(&args, "7"),
+        ["--incremental", "--community", "7"]
+    );
 }

@@ -81,7 +81,10 @@ pub(super) async fn pending_changes(
             [community.into(), i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX).into()],
         ))
         .await?;
-    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?.unwrap_or(0) as u64)
+    Ok(row
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0) as u64)
 }
 
 /// Inside a full rebuild's transaction, before its read starts: drops the
@@ -174,7 +177,8 @@ pub(super) async fn apply(
         rows += denorm_profile_record::Entity::delete_many()
             .filter(denorm_profile_record::Column::CommunityId.eq(community))
             .filter(
-                Expr::col(denorm_profile_record::Column::ProfileId).eq(PgFunc::any(Expr::val(gone))),
+                Expr::col(denorm_profile_record::Column::ProfileId)
+                    .eq(PgFunc::any(Expr::val(gone))),
             )
             .exec(&txn)
             .await?

@@ -51,8 +51,8 @@ use crate::progress::Progress;
 use crate::runner::{lock, Job, JobContext, JobOutput, Strategy};
 
 pub use naive::write_batch as write_batch_insert_many;
-pub use optimized::write_batch as write_batch_unnest;
 pub use optimized::upsert_batch as upsert_batch_unnest;
+pub use optimized::write_batch as write_batch_unnest;
 
 pub const NAME: &str = "denormalize-profiles";
 
@@ -285,8 +285,7 @@ impl DenormalizeProfiles {
             let rows = self.rebuild_full(ctx, id, progress).await?;
             return Ok(Done::full(rows, None));
         }
-        let plan =
-            incremental::plan(ctx.db(), id, &self.precedence, self.max_changes).await?;
+        let plan = incremental::plan(ctx.db(), id, &self.precedence, self.max_changes).await?;
         match plan {
             incremental::Plan::Full(reason) => {
                 tracing::info!(community = id, %reason, "incremental run rebuilds in full");

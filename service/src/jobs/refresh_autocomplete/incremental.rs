@@ -194,7 +194,10 @@ pub(super) async fn apply(
         touched.extend(prefixes(&title, max_prefix).map(str::to_owned));
     }
     let touched: Vec<String> = touched.into_iter().collect();
-    let present: BTreeSet<String> = present_prefixes(&txn, &touched).await?.into_iter().collect();
+    let present: BTreeSet<String> = present_prefixes(&txn, &touched)
+        .await?
+        .into_iter()
+        .collect();
     let absent: Vec<&String> = touched.iter().filter(|p| !present.contains(*p)).collect();
     let mut script = redis::cmd("EVAL");
     script
@@ -249,5 +252,7 @@ WHERE starts_with((SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
             [candidates.to_vec().into()],
         ))
         .await?;
-    rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect()
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect()
 }
