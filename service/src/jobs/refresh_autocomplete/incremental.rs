@@ -127,13 +127,14 @@ pub(super) async fn record_state(
     Ok(())
 }
 
-/// After a partial refresh (`--limit-videos`, benchmarks only): no incremental
-/// run may build on that set.
-pub(super) async fn forget_state(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// After a partial refresh of `key` (`--limit-videos`, benchmarks only): no
+/// incremental run may build on that set.
+pub(super) async fn forget_state(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
     // Raw SQL, to match `record_state`: the state table has no entity.
-    db.execute_raw(Statement::from_string(
+    db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM autocomplete_refresh_state",
+        "DELETE FROM autocomplete_refresh_state WHERE key = $1",
+        [key.into()],
     ))
     .await?;
     Ok(())

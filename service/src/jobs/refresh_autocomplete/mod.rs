@@ -184,11 +184,15 @@ impl RefreshAutocomplete {
     /// The full refresh with its swap. It takes the whole change log in a
     /// transaction begun before it reads the titles, and records the set it
     /// left in that transaction after the swap: the log then holds exactly
-    /// the changes the published set may lack.
+    /// the changes the published set may lack. A partial (`--limit-videos`)
+    /// refresh leaves the log alone and only forgets its own key's state.
     async fn refresh_full(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
         let mut conn = ctx.redis()?;
+        let complete = self.limit_videos.is_none();
         let txn = ctx.db().begin().await?;
-        incremental::take_all(&txn).await?;
+        if complete {
+            incremental::take_all(&txn).await?;
+        }
         let temp = temp_key(&self.key);
         let outcome = match ctx.strategy {
             Strategy::Naive => naive::refresh(ctx, self, &temp).await,
@@ -205,10 +209,10 @@ impl RefreshAutocomplete {
                 return Err(e);
             }
         };
-        if self.limit_videos.is_some() {
-            incremental::forget_state(&txn).await?;
-        } else {
+        if complete {
             incremental::record_state(&txn, &self.key, self.max_prefix, out.rows).await?;
+        } else {
+            incremental::forget_state(&txn, &self.key).await?;
         }
         txn.commit().await?;
         Ok(out)
