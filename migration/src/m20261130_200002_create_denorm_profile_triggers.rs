@@ -16,6 +16,8 @@ use crate::m20261121_400001_add_number_range::set_lock_timeout;
 /// - groups: every member of a renamed group. A deleted group has no members
 ///   left (the foreign key), so its memberships' deletions were logged already.
 /// - `TRUNCATE` of any of them forgets every community's state: full rebuilds next.
+/// - communities: a deleted community's entries go with it (no run can take
+///   them any more); its state row goes by the foreign key's cascade.
 ///
 /// Membership and rename triggers read the profile's community `FOR SHARE`:
 /// a concurrent move of that profile then commits either before (and the
@@ -87,6 +89,14 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION denorm_forget_communities() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM denorm_profile_changes WHERE community_id IN (SELECT id FROM denorm_old);
+    RETURN NULL;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION denorm_forget_state() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -119,6 +129,10 @@ CREATE TRIGGER denorm_log_groups_update AFTER UPDATE ON groups
     REFERENCING OLD TABLE AS denorm_old NEW TABLE AS denorm_new
     FOR EACH STATEMENT EXECUTE FUNCTION denorm_log_groups();
 
+CREATE TRIGGER denorm_forget_communities AFTER DELETE ON communities
+    REFERENCING OLD TABLE AS denorm_old
+    FOR EACH STATEMENT EXECUTE FUNCTION denorm_forget_communities();
+
 CREATE TRIGGER denorm_forget_state_profiles AFTER TRUNCATE ON profiles
     FOR EACH STATEMENT EXECUTE FUNCTION denorm_forget_state();
 CREATE TRIGGER denorm_forget_state_profile_groups AFTER TRUNCATE ON profile_groups
@@ -138,6 +152,8 @@ DROP TRIGGER IF EXISTS denorm_log_profile_groups_insert ON profile_groups;
 DROP TRIGGER IF EXISTS denorm_log_profiles_delete ON profiles;
 DROP TRIGGER IF EXISTS denorm_log_profiles_update ON profiles;
 DROP TRIGGER IF EXISTS denorm_log_profiles_insert ON profiles;
+DROP TRIGGER IF EXISTS denorm_forget_communities ON communities;
+DROP FUNCTION IF EXISTS denorm_forget_communities();
 DROP FUNCTION IF EXISTS denorm_forget_state();
 DROP FUNCTION IF EXISTS denorm_log_groups();
 DROP FUNCTION IF EXISTS denorm_log_profile_groups();

@@ -490,3 +490,74 @@ async fn all_incremental_from_the_cli_and_schedule_fanout_keep_the_flag() {
         ["--incremental", "--community", "7"]
     );
 }
+
+/// Entries are removed by the run that applies them, by any full rebuild of
+/// their community, and with their community; a TRUNCATE forces full rebuilds.
+#[tokio::test]
+async fn the_log_holds_only_what_no_run_has_applied() {
+    let t = TestDb::new().await;
+    seed(&t.db, &mut Rng::new(4)).await;
+    let count =
+        |c: i64| format!("SELECT count(*) FROM denorm_profile_changes WHERE community_id = {c}");
+    assert!(
+        scalar(&t.db, &count(1)).await > 0,
+        "the seed's inserts were logged"
+    );
+    // A plain full rebuild takes them too.
+    run(&t.db, &DenormalizeProfiles::new(Target::Community(1))).await;
+    assert_eq!(scalar(&t.db, &count(1)).await, 0);
+    exec(
+        &t.db,
+        "UPDATE profiles SET display_name = 'renamed' WHERE community_id = 1",
+    )
+    .await;
+    assert_eq!(
+        scalar(&t.db, &count(1)).await,
+        0,
+        "a display name changes no record"
+    );
+    exec(
+        &t.db,
+        "UPDATE profiles SET user_id = user_id + 1 WHERE community_id = 1",
+    )
+    .await;
+    assert!(scalar(&t.db, &count(1)).await > 0);
+    run(&t.db, &incremental(Target::Community(1))).await;
+    assert_eq!(scalar(&t.db, &count(1)).await, 0);
+    // A deleted community takes its entries and state along.
+    exec(
+        &t.db,
+        "INSERT INTO communities (id, name) OVERRIDING SYSTEM VALUE VALUES (9, 'gone');
+                 INSERT INTO profiles (community_id, user_id, display_name) VALUES (9, 1, 'x');",
+    )
+    .await;
+    run(&t.db, &incremental(Target::Community(9))).await;
+    exec(
+        &t.db,
+        "UPDATE profiles SET user_id = 2 WHERE community_id = 9",
+    )
+    .await;
+    exec(
+        &t.db,
+        "DELETE FROM profiles WHERE community_id = 9; DELETE FROM communities WHERE id = 9",
+    )
+    .await;
+    assert_eq!(scalar(&t.db, &count(9)).await, 0);
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM denorm_profile_refresh_state WHERE community_id = 9"
+        )
+        .await,
+        0
+    );
+    // TRUNCATE logs no rows: it forgets every community's state instead.
+    exec(&t.db, "TRUNCATE profile_groups").await;
+    let report = run(&t.db, &incremental(Target::Community(1))).await;
+    assert_eq!(
+        report.details["full_rebuilds"].as_array().map(Vec::len),
+        Some(1),
+        "{report:?}"
+    );
+    assert_eq!(records(&t.db, 1).await, expected(&t.db, 1).await);
+}
