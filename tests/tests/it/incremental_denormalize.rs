@@ -561,3 +561,28 @@ async fn the_log_holds_only_what_no_run_has_applied() {
     );
     assert_eq!(records(&t.db, 1).await, expected(&t.db, 1).await);
 }
+
+/// The schedule docs/incremental.md shows passes `schedule --check`, with
+/// `--all --incremental` fanned out one run per community.
+#[tokio::test]
+async fn the_documented_incremental_schedule_checks() {
+    let t = TestDb::new().await;
+    let doc = include_str!("../../../docs/incremental.md");
+    let toml = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a toml block in docs/incremental.md");
+    let path = std::env::temp_dir().join(format!("sitejobs-incr-{}.toml", t.name));
+    std::fs::write(&path, toml).expect("write the schedule");
+    let out = t.cli(
+        None,
+        &["schedule", "--check", "--config", &path.to_string_lossy()],
+    );
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = tests::stdout(&out);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.contains("one run per community"), "{text}");
+    assert!(text.contains("--incremental"), "{text}");
+}
