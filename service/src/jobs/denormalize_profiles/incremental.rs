@@ -10,18 +10,7 @@
 //! A profile still in C gets its record upserted (taking it over from the
 //! community it left, as a full rebuild does); one deleted or moved away
 //! loses C's record.
-use std::collections::BTreeSet;
-
-use sea_orm::sea_query::{Expr, ExprTrait, PgFunc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QuerySelect, Statement, TransactionTrait,
-};
-
-use entity::{denorm_profile_record, group, profile};
-
-use super::optimized::{upsert_batch, GROUPS_AGG};
-use super::Record;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 /// What an incremental run of a community does.
 pub(super) enum Plan {
@@ -31,7 +20,7 @@ pub(super) enum Plan {
     Apply(u64),
 }
 
-/// Decides between applying the log and a full rebuild: two small statements.
+/// Decides between applying the log and a full rebuild: one small statement.
 pub(super) async fn plan(
     db: &DatabaseConnection,
     community: i64,
@@ -39,18 +28,28 @@ pub(super) async fn plan(
     max_changes: u64,
 ) -> Result<Plan, DbErr> {
     // Raw SQL: the state table is written only inside CTEs with the log (see
-    // `record_state`), so it has no entity of its own.
+    // `record_state`), so it has no entity; the pending entries are counted
+    // in the same round trip, up to `max_changes + 1` (never the whole log).
     let state = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT precedence FROM denorm_profile_refresh_state WHERE community_id = $1",
-            [community.into()],
+            "SELECT s.precedence,
+                    (SELECT count(*) FROM (SELECT 1 FROM denorm_profile_changes
+                                           WHERE community_id = $1 LIMIT $2) AS c)
+             FROM denorm_profile_refresh_state s WHERE s.community_id = $1",
+            [
+                community.into(),
+                i64::try_from(max_changes.saturating_add(1))
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            ],
         ))
         .await?;
     let Some(state) = state else {
         return Ok(Plan::Full("first rebuild of this community".into()));
     };
     let last: Vec<String> = state.try_get_by_index(0)?;
+    let pending = state.try_get_by_index::<i64>(1)?.max(0) as u64;
     if last != precedence {
         return Ok(Plan::Full(format!(
             "precedence changed from {} to {}",
@@ -58,33 +57,12 @@ pub(super) async fn plan(
             precedence.join(",")
         )));
     }
-    let pending = pending_changes(db, community, max_changes).await?;
     if pending > max_changes {
         return Ok(Plan::Full(format!(
             "more than {max_changes} changes pending (--max-changes): a full rebuild is cheaper"
         )));
     }
     Ok(Plan::Apply(pending))
-}
-
-/// Log entries of `community`, counted up to `cap + 1` (an index range scan, never the whole log).
-pub(super) async fn pending_changes(
-    db: &impl ConnectionTrait,
-    community: i64,
-    cap: u64,
-) -> Result<u64, DbErr> {
-    // Raw SQL: a count over a LIMITed subquery has no query-builder form here.
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT count(*) FROM (SELECT 1 FROM denorm_profile_changes WHERE community_id = $1 LIMIT $2) AS c",
-            [community.into(), i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX).into()],
-        ))
-        .await?;
-    Ok(row
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0) as u64)
 }
 
 /// Inside a full rebuild's transaction, before its read starts: drops the
@@ -120,75 +98,72 @@ pub(super) struct Applied {
     pub rows: u64,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct ProfileGroups {
-    id: i64,
-    user_id: i64,
-    groups: Vec<String>,
-}
+/// The whole of an incremental run of one community, as one statement (so
+/// one snapshot, atomic without a transaction of its own, one round trip):
+/// take the community's log entries, read the named profiles still in it with
+/// their groups (distinct, in byte order), delete the records of those that
+/// left, and upsert the others, skipping records that are already right.
+/// `primary_group` is the first precedence name among the groups, else the
+/// smallest, as [`super::primary_index`] computes it. One snapshot is what
+/// makes it exact: every entry the `DELETE` sees was committed before it, so
+/// the read sees the change it names; later entries stay for the next run.
+const APPLY: &str = r#"
+WITH taken AS (
+    DELETE FROM denorm_profile_changes WHERE community_id = $1 RETURNING profile_id
+), changed AS (
+    SELECT DISTINCT profile_id AS id FROM taken
+), current AS (
+    SELECT p.id, p.user_id,
+           COALESCE(array_agg(DISTINCT g.name COLLATE "C") FILTER (WHERE g.id IS NOT NULL), '{}') AS groups
+    FROM profiles p
+    LEFT JOIN profile_groups pg ON pg.profile_id = p.id
+    LEFT JOIN groups g ON g.id = pg.group_id
+    WHERE p.community_id = $1 AND p.id IN (SELECT id FROM changed)
+    GROUP BY p.id
+), gone AS (
+    DELETE FROM denorm_profile_records r
+    WHERE r.community_id = $1
+      AND r.profile_id IN (SELECT id FROM changed)
+      AND r.profile_id NOT IN (SELECT id FROM current)
+    RETURNING 1
+), written AS (
+    INSERT INTO denorm_profile_records AS r (community_id, profile_id, user_id, primary_group, groups)
+    SELECT $1, c.id, c.user_id,
+           COALESCE((SELECT u.name FROM unnest($2::text[]) WITH ORDINALITY AS u(name, pos)
+                     WHERE u.name = ANY(c.groups) ORDER BY u.pos LIMIT 1), c.groups[1]),
+           c.groups
+    FROM current c
+    ON CONFLICT (profile_id) DO UPDATE
+    SET community_id = EXCLUDED.community_id, user_id = EXCLUDED.user_id,
+        primary_group = EXCLUDED.primary_group, groups = EXCLUDED.groups
+    WHERE (r.community_id, r.user_id, r.primary_group, r.groups)
+          IS DISTINCT FROM (EXCLUDED.community_id, EXCLUDED.user_id, EXCLUDED.primary_group, EXCLUDED.groups)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM changed),
+       (SELECT count(*) FROM gone) + (SELECT count(*) FROM written)
+"#;
 
-/// Applies `community`'s logged changes in one transaction.
+/// Applies `community`'s logged changes: one statement, atomic on its own.
 pub(super) async fn apply(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     community: i64,
     precedence: &[String],
 ) -> Result<Applied, DbErr> {
-    let txn = db.begin().await?;
-    // Raw SQL: DELETE ... RETURNING one column of rows we never load as models.
-    let taken = txn
-        .query_all_raw(Statement::from_sql_and_values(
+    // Raw SQL: data-modifying CTEs (two DELETEs and an upsert in one
+    // statement and one snapshot) have no query-builder form.
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM denorm_profile_changes WHERE community_id = $1 RETURNING profile_id",
-            [community.into()],
+            APPLY,
+            [community.into(), precedence.to_vec().into()],
         ))
-        .await?;
-    let changes = taken.len() as u64;
-    let changed: BTreeSet<i64> = taken
-        .iter()
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .collect::<Result<_, _>>()?;
-    if changed.is_empty() {
-        txn.commit().await?;
-        return Ok(Applied::default());
-    }
-    let ids: Vec<i64> = changed.iter().copied().collect();
-    // Read after the DELETE, in the same transaction: every change the taken
-    // entries name is committed and visible.
-    let current = profile::Entity::find()
-        .select_only()
-        .column(profile::Column::Id)
-        .column(profile::Column::UserId)
-        .expr_as(Expr::cust(GROUPS_AGG), "groups")
-        .left_join(group::Entity)
-        .filter(profile::Column::CommunityId.eq(community))
-        .filter(Expr::col((profile::Entity, profile::Column::Id)).eq(PgFunc::any(Expr::val(ids))))
-        .group_by(profile::Column::Id)
-        .into_model::<ProfileGroups>()
-        .all(&txn)
-        .await?;
-    let records: Vec<Record> = current
-        .into_iter()
-        .map(|p| Record::build(p.id, p.user_id, p.groups, precedence))
-        .collect();
-    let kept: BTreeSet<i64> = records.iter().map(|r| r.profile_id).collect();
-    let gone: Vec<i64> = changed.difference(&kept).copied().collect();
-    let mut rows = 0;
-    if !gone.is_empty() {
-        rows += denorm_profile_record::Entity::delete_many()
-            .filter(denorm_profile_record::Column::CommunityId.eq(community))
-            .filter(
-                Expr::col(denorm_profile_record::Column::ProfileId)
-                    .eq(PgFunc::any(Expr::val(gone))),
-            )
-            .exec(&txn)
-            .await?
-            .rows_affected;
-    }
-    rows += upsert_batch(&txn, community, &records).await?;
-    txn.commit().await?;
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the incremental apply returned no row".into()))?;
+    let count = |i: usize| row.try_get_by_index::<i64>(i).map(|n| n.max(0) as u64);
     Ok(Applied {
-        changes,
-        profiles: changed.len() as u64,
-        rows,
+        changes: count(0)?,
+        profiles: count(1)?,
+        rows: count(2)?,
     })
 }

@@ -51,7 +51,6 @@ use crate::progress::Progress;
 use crate::runner::{lock, Job, JobContext, JobOutput, Strategy};
 
 pub use naive::write_batch as write_batch_insert_many;
-pub use optimized::upsert_batch as upsert_batch_unnest;
 pub use optimized::write_batch as write_batch_unnest;
 
 pub const NAME: &str = "denormalize-profiles";

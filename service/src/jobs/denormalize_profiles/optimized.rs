@@ -24,7 +24,7 @@ struct ProfileGroups {
 
 /// Distinct names in byte order (`COLLATE "C"`, whatever the database's
 /// collation); profiles without groups get `{}` rather than NULL.
-pub(super) const GROUPS_AGG: &str = r#"COALESCE(array_agg(DISTINCT "groups"."name" COLLATE "C") FILTER (WHERE "groups"."id" IS NOT NULL), '{}')"#;
+const GROUPS_AGG: &str = r#"COALESCE(array_agg(DISTINCT "groups"."name" COLLATE "C") FILTER (WHERE "groups"."id" IS NOT NULL), '{}')"#;
 
 /// Rebuilds `community` in one transaction; returns the records written.
 pub(super) async fn rebuild(
@@ -92,27 +92,6 @@ pub async fn write_batch(
     community: i64,
     records: &[Record],
 ) -> Result<u64, DbErr> {
-    insert_unnest(db, community, records, "").await
-}
-
-/// As [`write_batch`], but a profile's existing record (in any community) is
-/// overwritten: the incremental path's write.
-pub async fn upsert_batch(
-    db: &impl ConnectionTrait,
-    community: i64,
-    records: &[Record],
-) -> Result<u64, DbErr> {
-    let conflict = "\nON CONFLICT (profile_id) DO UPDATE SET community_id = EXCLUDED.community_id, \
-         user_id = EXCLUDED.user_id, primary_group = EXCLUDED.primary_group, groups = EXCLUDED.groups";
-    insert_unnest(db, community, records, conflict).await
-}
-
-async fn insert_unnest(
-    db: &impl ConnectionTrait,
-    community: i64,
-    records: &[Record],
-    on_conflict: &str,
-) -> Result<u64, DbErr> {
     if records.is_empty() {
         return Ok(0);
     }
@@ -136,7 +115,7 @@ FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::int[]) AS u(profile_id, 
      LATERAL (SELECT u.groups::text[] AS groups) AS a"#;
     let stmt = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("{sql}{on_conflict}"),
+        sql,
         [
             community.into(),
             profile_ids.into(),
