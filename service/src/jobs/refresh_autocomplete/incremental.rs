@@ -30,7 +30,7 @@ pub(super) enum Plan {
     Apply { members: u64, pending: u64 },
 }
 
-/// Decides between applying the log and a full refresh: two small statements.
+/// Decides between applying the log and a full refresh: one small statement.
 pub(super) async fn plan(
     db: &DatabaseConnection,
     key: &str,
@@ -38,11 +38,17 @@ pub(super) async fn plan(
     max_changes: u64,
 ) -> Result<Plan, DbErr> {
     // Raw SQL: the one-row state table is written only in a data-modifying CTE
-    // (`record_state`), so it has no entity of its own.
+    // (`record_state`), so it has no entity; the pending entries are counted
+    // in the same round trip, up to `max_changes + 1` (never the whole log).
     let state = db
-        .query_one_raw(Statement::from_string(
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1",
+            "SELECT key, max_prefix, members,
+                    (SELECT count(*) FROM (SELECT 1 FROM autocomplete_changes LIMIT $1) AS c)
+             FROM autocomplete_refresh_state LIMIT 1",
+            [i64::try_from(max_changes.saturating_add(1))
+                .unwrap_or(i64::MAX)
+                .into()],
         ))
         .await?;
     let Some(state) = state else {
@@ -50,11 +56,13 @@ pub(super) async fn plan(
             "no complete refresh recorded since the change log started".into(),
         ));
     };
-    let (last_key, last_max, members): (String, i32, i64) = (
+    let (last_key, last_max, members, pending): (String, i32, i64, i64) = (
         state.try_get_by_index(0)?,
         state.try_get_by_index(1)?,
         state.try_get_by_index(2)?,
+        state.try_get_by_index(3)?,
     );
+    let pending = pending.max(0) as u64;
     if last_key != key {
         return Ok(Plan::Full(format!(
             "the last refresh was of key {last_key}, whose run took the change log"
@@ -65,19 +73,6 @@ pub(super) async fn plan(
             "the last refresh used max-prefix {last_max}"
         )));
     }
-    // Raw SQL: a count over a LIMITed subquery, so a long log is never counted in full.
-    let pending = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT count(*) FROM (SELECT 1 FROM autocomplete_changes LIMIT $1) AS c",
-            [i64::try_from(max_changes.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into()],
-        ))
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0) as u64;
     if pending > max_changes {
         return Ok(Plan::Full(format!(
             "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
