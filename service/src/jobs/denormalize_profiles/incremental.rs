@@ -123,8 +123,7 @@ WITH taken AS (
 ), gone AS (
     DELETE FROM denorm_profile_records r
     WHERE r.community_id = $1
-      AND r.profile_id IN (SELECT id FROM changed)
-      AND r.profile_id NOT IN (SELECT id FROM current)
+      AND r.profile_id IN (SELECT id FROM changed EXCEPT SELECT id FROM current)
     RETURNING 1
 ), written AS (
     INSERT INTO denorm_profile_records AS r (community_id, profile_id, user_id, primary_group, groups)
