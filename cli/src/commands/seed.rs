@@ -13,7 +13,7 @@ use crate::Cli;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Default counts: tiny (seconds), small (the demo), medium, large (millions of rows).
-    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    #[arg(long, value_enum, default_value_t = Scale::Small)]
     pub scale: Scale,
     /// The same seed (with the same counts and anchor) gives the same data.
     #[arg(long, default_value_t = 1)]
@@ -57,10 +57,6 @@ pub struct CountFlags {
     /// Days of impressions, ending the day before --anchor.
     #[arg(long, allow_negative_numbers = true)]
     pub days: Option<i64>,
-}
-
-fn parse_scale(s: &str) -> Result<Scale, String> {
-    s.parse().map_err(|e: service::JobError| e.to_string())
 }
 
 impl CountFlags {

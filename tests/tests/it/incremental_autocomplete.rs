@@ -145,7 +145,7 @@ async fn run(db: &DatabaseConnection, redis: &TestRedis, job: &RefreshAutocomple
         db: db.clone(),
         redis: Some(redis.conn.clone()),
     };
-    let report = run_job(&services, job, &opts).await;
+    let report = run_job(&services, job, &opts).await.expect("not bad input");
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     report
 }

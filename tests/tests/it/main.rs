@@ -14,3 +14,4 @@ mod runner;
 mod schedule;
 mod schema;
 mod seed;
+mod settings;

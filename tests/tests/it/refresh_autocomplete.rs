@@ -126,7 +126,9 @@ async fn refresh(
         quiet: true,
         ..Default::default()
     };
-    run_job(&t.services(Some(redis)), job, &opts).await
+    run_job(&t.services(Some(redis)), job, &opts)
+        .await
+        .expect("not bad input")
 }
 
 async fn refresh_ok(

@@ -8,9 +8,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
-use super::{DEFAULT_PRECEDENCE, NAME};
+use super::{DenormalizeProfiles, Settings, DEFAULT_PRECEDENCE, NAME};
 
 /// The naive strategy runs in full up to this size, and on the community of
 /// this size, extrapolated linearly (a query per profile), beyond it. A
@@ -45,19 +46,24 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     let mut cases = Vec::new();
     for &n in sizes(scale) {
         let id = ensure_community(db, n).await?;
-        let args = |c: i64| vec![NAME.to_string(), "--community".into(), c.to_string()];
+        let args = |c: i64| {
+            run_args::<DenormalizeProfiles>(&Settings {
+                community: Some(c),
+                ..Default::default()
+            })
+        };
         let naive = if n <= NAIVE_CAP {
             NaivePlan::Full
         } else {
             NaivePlan::Capped {
-                args: args(capped),
+                args: args(capped)?,
                 factor: n as f64 / NAIVE_CAP as f64,
             }
         };
         cases.push(BenchCase {
             job: NAME,
             label: format!("community of {} profiles, ~3 groups each", label(n)),
-            args: args(id),
+            args: args(id)?,
             naive,
             // Every run starts from an empty community, as the floor does.
             reset_sql: vec![format!(
@@ -68,7 +74,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
                 kind: FloorKind::Sql(floor_sql(id)),
             }],
         });
-        cases.push(incremental_case(id, n));
+        cases.push(incremental_case(id, n)?);
     }
     Ok(cases)
 }
@@ -80,7 +86,7 @@ pub const INCREMENTAL_CHANGES: u64 = 1_000;
 /// [`INCREMENTAL_CHANGES`] of them changed: half a new `user_id`, half a
 /// membership added or removed. Each run starts from a complete community
 /// (rebuilt by SQL, its state recorded and log emptied), so it never falls back.
-fn incremental_case(id: i64, n: u64) -> BenchCase {
+fn incremental_case(id: i64, n: u64) -> Result<BenchCase, JobError> {
     let changes = INCREMENTAL_CHANGES.min(n / 10).max(2);
     let every = (n / changes).max(1);
     let half = changes / 2;
@@ -104,22 +110,21 @@ fn incremental_case(id: i64, n: u64) -> BenchCase {
          INSERT INTO profile_groups (profile_id, group_id)
          SELECT t.id, g.id FROM t, g WHERE t.id NOT IN (SELECT profile_id FROM d)"
     ));
-    BenchCase {
+    Ok(BenchCase {
         job: NAME,
         label: format!(
             "community of {} profiles, {changes} changed, --incremental",
             label(n)
         ),
-        args: vec![
-            NAME.to_string(),
-            "--community".into(),
-            id.to_string(),
-            "--incremental".into(),
-        ],
+        args: run_args::<DenormalizeProfiles>(&Settings {
+            community: Some(id),
+            incremental: true,
+            ..Default::default()
+        })?,
         naive: NaivePlan::Skip,
         reset_sql,
         floors: Vec::new(),
-    }
+    })
 }
 
 /// The same rebuild as the job, by PostgreSQL alone in two statements (the

@@ -8,9 +8,13 @@ use std::path::PathBuf;
 use futures::TryStreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::{common_chars, normalized_titles, prefixes, CHUNK_MEMBERS, DEFAULT_MAX_PREFIX};
+use super::{
+    common_chars, normalized_titles, prefixes, RefreshAutocomplete, Settings, CHUNK_MEMBERS,
+    DEFAULT_MAX_PREFIX,
+};
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
 /// The key the cases refresh (never the production `autocomplete`).
@@ -36,7 +40,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
         // On a key of its own, so the incremental case still finds the
         // optimized run's complete set under BENCH_KEY.
         NaivePlan::Capped {
-            args: args_for(NAIVE_KEY, &["--limit-videos", &cap.to_string()]),
+            args: args(NAIVE_KEY, Some(cap), false)?,
             factor: titles as f64 / cap as f64,
         }
     } else {
@@ -46,7 +50,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     let full = BenchCase {
         job: "refresh-autocomplete",
         label: format!("{} titles, {members} distinct prefixes", short(titles)),
-        args: args(&[]),
+        args: args(BENCH_KEY, None, false)?,
         naive,
         reset_sql: Vec::new(),
         floors: vec![
@@ -73,7 +77,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
             "{} titles, {INCREMENTAL_CHANGES} changed, --incremental",
             short(titles)
         ),
-        args: args(&["--incremental"]),
+        args: args(BENCH_KEY, None, true)?,
         naive: NaivePlan::Skip,
         // About INCREMENTAL_CHANGES titles change before every run (reversed,
         // so the next run reverses them back): two log entries each.
@@ -90,16 +94,13 @@ pub const INCREMENTAL_CHANGES: u64 = 100;
 /// The key of the capped naive run (a partial set).
 const NAIVE_KEY: &str = "bench:autocomplete:naive";
 
-fn args(extra: &[&str]) -> Vec<String> {
-    args_for(BENCH_KEY, extra)
-}
-
-fn args_for(key: &str, extra: &[&str]) -> Vec<String> {
-    ["refresh-autocomplete", "--key", key]
-        .iter()
-        .chain(extra)
-        .map(|s| (*s).to_owned())
-        .collect()
+fn args(key: &str, limit_videos: Option<u64>, incremental: bool) -> Result<Vec<String>, JobError> {
+    run_args::<RefreshAutocomplete>(&Settings {
+        key: Some(key.to_owned()),
+        limit_videos,
+        incremental,
+        ..Settings::default()
+    })
 }
 
 fn short(n: u64) -> String {
