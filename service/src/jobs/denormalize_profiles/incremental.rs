@@ -2,9 +2,9 @@
 //!
 //! The triggers (migration `m20261130_200002`) log `(community, profile)` for
 //! every write that can change a record. A run of community C takes C's
-//! entries with `DELETE ... RETURNING` inside the transaction that applies
-//! them, so exactly the entries it read are removed, and only if it commits;
-//! an entry committed after that `DELETE` stays for the next run. Each named
+//! entries with `DELETE ... RETURNING` in the statement that applies them, so
+//! exactly the entries it read are removed, and only if it commits; an entry
+//! committed after that statement's snapshot stays for the next run. Each named
 //! profile is then recomputed from the current tables (never from the entry),
 //! so applying an entry twice, or a change already seen, gives the same record.
 //! A profile still in C gets its record upserted (taking it over from the

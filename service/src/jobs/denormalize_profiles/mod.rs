@@ -25,7 +25,7 @@
 //!
 //! With `--incremental` (contract, section 6) a community's run rewrites only
 //! the records of the profiles its change log names (see [`incremental`]), in
-//! one transaction; a community never rebuilt, rebuilt last with another
+//! one statement; a community never rebuilt, rebuilt last with another
 //! precedence list, or with more than `max_changes` entries pending is rebuilt
 //! in full instead, and `details.full_rebuilds` says why. Every rebuild, full
 //! or not, removes the log entries it applied, so the log holds only what
