@@ -5,6 +5,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::error::JobError;
+pub use crate::secrets::mask_url;
 
 /// How long a connection attempt may take before it is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,7 +16,8 @@ const REDIS_HINT: &str =
 
 /// Opens a pool on `url` and checks that the server answers.
 pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConnection, JobError> {
-    let shown = redact(url);
+    crate::secrets::remember_url(url);
+    let shown = mask_url(url);
     probe_db(url, &shown).await?;
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
@@ -55,7 +57,7 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
         .map_err(|e| {
             JobError::Unreachable(format!(
                 "cannot connect to PostgreSQL at {shown}: {}; {DB_HINT}",
-                crate::error::clean_message(&e.to_string())
+                crate::secrets::scrub(&crate::error::clean_message(&e.to_string()))
             ))
         })?;
     let _ = conn.close().await;
@@ -64,10 +66,12 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
 
 /// Opens a multiplexed Redis connection and checks it with a PING.
 pub async fn connect_redis(url: &str) -> Result<redis::aio::MultiplexedConnection, JobError> {
-    let shown = redact(url);
+    crate::secrets::remember_url(url);
+    let shown = mask_url(url);
     let unreachable = |why: String| {
         JobError::Unreachable(format!(
-            "cannot connect to Redis at {shown}: {why}; {REDIS_HINT}"
+            "cannot connect to Redis at {shown}: {}; {REDIS_HINT}",
+            crate::secrets::scrub(&why)
         ))
     };
     let client = redis::Client::open(url).map_err(|e| unreachable(e.to_string()))?;
@@ -86,25 +90,6 @@ pub async fn connect_redis(url: &str) -> Result<redis::aio::MultiplexedConnectio
         .await
         .map_err(|e| unreachable(e.to_string()))?;
     Ok(conn)
-}
-
-/// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// `url` with its database name replaced by `db` (query string kept).

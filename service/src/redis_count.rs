@@ -6,6 +6,8 @@ use std::sync::Arc;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+/// A [`MultiplexedConnection`] that adds every command it sends to a shared counter; its clones
+/// share the counter.
 #[derive(Clone)]
 pub struct CountingRedis {
     inner: MultiplexedConnection,
@@ -13,10 +15,12 @@ pub struct CountingRedis {
 }
 
 impl CountingRedis {
+    /// Wraps `inner`, counting into `count` (one counter per run, shared by its connections).
     pub fn new(inner: MultiplexedConnection, count: Arc<AtomicU64>) -> Self {
         Self { inner, count }
     }
 
+    /// Commands counted so far, by this connection and every other sharing its counter.
     pub fn commands(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }

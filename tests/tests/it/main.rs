@@ -3,12 +3,16 @@
 mod bench;
 mod cli;
 mod daily_impressions;
+mod dashboard;
 mod denormalize_profiles;
 mod harness;
 mod incremental_autocomplete;
 mod incremental_denormalize;
+mod library;
 mod numbers;
+mod ops;
 mod purge_emails;
+mod purge_impressions;
 mod refresh_autocomplete;
 mod runner;
 mod schedule;
