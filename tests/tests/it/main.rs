@@ -7,6 +7,8 @@ mod dashboard;
 mod denormalize_profiles;
 mod deploy;
 mod harness;
+mod incremental_autocomplete;
+mod incremental_denormalize;
 mod library;
 mod numbers;
 mod ops;
