@@ -358,6 +358,7 @@ cmd_start() {
     pg_start
     redis_start
     write_env
+    "$ROOT/scripts/redis-cluster.sh" start  # the cluster tests' three nodes (REDIS_CLUSTER_URL)
     log "ready: DATABASE_URL=$DATABASE_URL_VALUE REDIS_URL=$REDIS_URL_VALUE"
     log "load with: source $ENV_FILE"
 }

@@ -5,9 +5,12 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::error::JobError;
+use crate::redis_conn::{says_cluster, split_urls, RedisConn};
 
 /// How long a connection attempt may take before it is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A Redis reply may take this long (a big `ZADD` or the swap of a large set).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const DB_HINT: &str = "set DATABASE_URL or --database-url, or start the dev services with scripts/dev-services.sh start";
 const REDIS_HINT: &str =
@@ -62,34 +65,105 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Opens a multiplexed Redis connection and checks it with a PING.
-pub async fn connect_redis(url: &str) -> Result<redis::aio::MultiplexedConnection, JobError> {
-    let shown = redact(url);
+/// Connects to the Redis at `urls` and checks it with a PING. `urls` is one
+/// server, or one or more nodes of a Redis Cluster separated by commas: the
+/// first node's `INFO cluster` tells which, and a cluster gets the redis
+/// crate's cluster client seeded with every node given.
+pub async fn connect_redis(urls: &str) -> Result<RedisConn, JobError> {
+    let shown = redact(urls);
     let unreachable = |why: String| {
         JobError::Unreachable(format!(
             "cannot connect to Redis at {shown}: {why}; {REDIS_HINT}"
         ))
     };
-    let client = redis::Client::open(url).map_err(|e| unreachable(e.to_string()))?;
+    let nodes = split_urls(urls);
+    let Some(first) = nodes.first() else {
+        return Err(JobError::bad_input("the Redis URL is empty: set REDIS_URL or --redis-url"));
+    };
+    let mut conn = connect_single(first).await.map_err(unreachable)?;
+    let info: String = redis::cmd("INFO")
+        .arg("cluster")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !says_cluster(&info) {
+        if nodes.len() > 1 {
+            return Err(JobError::bad_input(format!(
+                "the Redis URL names {} servers but {} is not a cluster node (cluster_enabled:0): give one URL, or the nodes of a Redis Cluster",
+                nodes.len(),
+                redact(first)
+            )));
+        }
+        return Ok(RedisConn::Single(conn));
+    }
+    let cluster = connect_cluster(&nodes).await.map_err(unreachable)?;
+    Ok(RedisConn::Cluster(cluster))
+}
+
+async fn connect_single(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(Duration::from_secs(60)));
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
     let mut conn = tokio::time::timeout(
         CONNECT_TIMEOUT,
         client.get_multiplexed_async_connection_with_config(&config),
     )
     .await
-    .map_err(|_| unreachable(format!("timed out after {}s", CONNECT_TIMEOUT.as_secs())))?
-    .map_err(|e| unreachable(e.to_string()))?;
+    .map_err(|_| format!("timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
+    .map_err(|e| e.to_string())?;
     redis::cmd("PING")
         .query_async::<String>(&mut conn)
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     Ok(conn)
 }
 
-/// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
+async fn connect_cluster(
+    nodes: &[&str],
+) -> Result<redis::cluster_async::ClusterConnection, String> {
+    let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(RESPONSE_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_connection())
+        .await
+        .map_err(|_| format!("timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// The URL (or comma-separated URLs) without passwords, for messages.
+pub fn redact(urls: &str) -> String {
+    // Split only where a new URL starts: a comma may also sit inside a password.
+    let mut starts: Vec<usize> = urls
+        .match_indices(',')
+        .map(|(i, _)| i + 1)
+        .filter(|&i| starts_url(&urls[i..]))
+        .collect();
+    starts.insert(0, 0);
+    let ends = starts.iter().skip(1).map(|&i| i - 1).chain([urls.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&a, b)| redact_one(&urls[a..b]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `s` begins with `scheme://` (after blanks).
+fn starts_url(s: &str) -> bool {
+    let s = s.trim_start();
+    s.find("://")
+        .is_some_and(|i| i > 0 && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+}
+
+fn redact_one(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
@@ -125,4 +199,19 @@ pub fn database_name(url: &str) -> Option<String> {
     path.find('/')
         .map(|i| path[i + 1..].to_owned())
         .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_every_password_of_a_node_list() {
+        assert_eq!(
+            redact("redis://:s3cret@a:7000,redis://u:pw@b:7000"),
+            "redis://:***@a:7000,redis://u:***@b:7000"
+        );
+        assert_eq!(redact("redis://u:p,w@a:1/"), "redis://u:***@a:1/");
+        assert_eq!(redact("redis://a:1"), "redis://a:1");
+    }
 }

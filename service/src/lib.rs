@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod numbers;
 pub mod progress;
+pub mod redis_conn;
 pub mod redis_count;
 pub mod runner;
 pub mod scale;

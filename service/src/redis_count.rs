@@ -3,17 +3,19 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::redis_conn::RedisConn;
 
 #[derive(Clone)]
 pub struct CountingRedis {
-    inner: MultiplexedConnection,
+    inner: RedisConn,
     count: Arc<AtomicU64>,
 }
 
 impl CountingRedis {
-    pub fn new(inner: MultiplexedConnection, count: Arc<AtomicU64>) -> Self {
+    pub fn new(inner: RedisConn, count: Arc<AtomicU64>) -> Self {
         Self { inner, count }
     }
 

@@ -62,7 +62,7 @@ impl std::fmt::Display for Strategy {
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
-    pub redis: Option<redis::aio::MultiplexedConnection>,
+    pub redis: Option<crate::redis_conn::RedisConn>,
 }
 
 /// What a job sees while it runs: counting connections and a progress reporter.
