@@ -78,7 +78,9 @@ pub async fn connect_redis(urls: &str) -> Result<RedisConn, JobError> {
     };
     let nodes = split_urls(urls);
     let Some(first) = nodes.first() else {
-        return Err(JobError::bad_input("the Redis URL is empty: set REDIS_URL or --redis-url"));
+        return Err(JobError::bad_input(
+            "the Redis URL is empty: set REDIS_URL or --redis-url",
+        ));
     };
     let mut conn = connect_single(first).await.map_err(unreachable)?;
     let info: String = redis::cmd("INFO")
@@ -159,8 +161,12 @@ pub fn redact(urls: &str) -> String {
 /// Whether `s` begins with `scheme://` (after blanks).
 fn starts_url(s: &str) -> bool {
     let s = s.trim_start();
-    s.find("://")
-        .is_some_and(|i| i > 0 && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+    s.find("://").is_some_and(|i| {
+        i > 0
+            && s[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    })
 }
 
 fn redact_one(url: &str) -> String {

@@ -7,6 +7,7 @@ mod denormalize_profiles;
 mod harness;
 mod numbers;
 mod purge_emails;
+mod redis_cluster;
 mod refresh_autocomplete;
 mod runner;
 mod schedule;

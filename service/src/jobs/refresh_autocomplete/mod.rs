@@ -236,9 +236,21 @@ mod unit {
 
     #[test]
     fn temp_keys_share_the_live_keys_slot() {
-        for key in ["autocomplete", "{site}ac", "ac:{site}", "a}b", "x{}y", "{", "}{"] {
+        for key in [
+            "autocomplete",
+            "{site}ac",
+            "ac:{site}",
+            "a}b",
+            "x{}y",
+            "{",
+            "}{",
+        ] {
             let temp = temp_key(key);
-            assert_eq!(slot(temp.as_bytes()), slot(key.as_bytes()), "{key} -> {temp}");
+            assert_eq!(
+                slot(temp.as_bytes()),
+                slot(key.as_bytes()),
+                "{key} -> {temp}"
+            );
             assert!(temp.contains(":tmp:"), "{temp}");
         }
         assert!(temp_key("{site}ac").starts_with("{site}ac:tmp:"));
