@@ -67,7 +67,7 @@ pub async fn run_cases(
             let mut runs = Vec::new();
             for _ in 0..opts.repeat.max(1) {
                 reset(db, &case.reset_sql).await?;
-                runs.push(run_child(opts, &args, strategy)?);
+                runs.push(run_child(opts, &args, strategy).await?);
             }
             rows.push(summarize(case, strategy, &runs, factor, note));
         }
@@ -102,12 +102,14 @@ async fn reset(db: &DatabaseConnection, sql: &[String]) -> Result<(), JobError> 
     Ok(())
 }
 
-fn run_child(
+/// Awaits the child rather than blocking: the delay proxy (`--rtt-ms`) runs on
+/// this process's runtime while the child talks through it.
+async fn run_child(
     opts: &BenchOptions,
     args: &[String],
     strategy: Strategy,
 ) -> Result<ChildRun, JobError> {
-    let mut cmd = Command::new(&opts.exe);
+    let mut cmd = tokio::process::Command::new(&opts.exe);
     cmd.arg("run")
         .args(args)
         .args(["--strategy", strategy.as_str()])
@@ -120,6 +122,7 @@ fn run_child(
     tracing::info!(args = ?args, strategy = %strategy, "bench run");
     let out = cmd
         .output()
+        .await
         .map_err(|e| JobError::Other(format!("cannot start {}: {e}", opts.exe.display())))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_default();

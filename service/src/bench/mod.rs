@@ -51,6 +51,8 @@ pub enum FloorKind {
 }
 
 pub mod harness;
+pub mod proxy;
+pub mod proxy_check;
 
 use sea_orm::DatabaseConnection;
 
