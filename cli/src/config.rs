@@ -1,14 +1,12 @@
-//! Connection settings from flags, the environment and `.env`, turned into the
-//! servers a command needs. Job settings may also come from `sitejobs.toml`.
+//! Global settings from flags, the environment and `.env`, turned into the
+//! servers a command needs, and the settings file jobs read theirs from.
 use anyhow::Result;
 use service::connect::{connect_db, connect_redis};
 use service::error::JobError;
+use service::settings::SettingsFile;
 use service::Services;
 
 use crate::Cli;
-
-/// The optional settings file, read from the working directory.
-pub const CONFIG_FILE: &str = "sitejobs.toml";
 
 /// Connections one process needs at most (the runner's lock takes one of its own).
 const POOL_SIZE: u32 = 10;
@@ -42,31 +40,8 @@ pub async fn services(cli: &Cli, needs_redis: bool) -> Result<Services> {
     Ok(Services { db, redis })
 }
 
-/// The `[job-name]` table of `sitejobs.toml` (empty when the file or table is
-/// absent), for settings a job may take from the file as well as from flags:
-///
-/// ```toml
-/// [denormalize-profiles]
-/// precedence = ["staff", "moderator", "creator", "member"]
-/// ```
-///
-/// Flags win over the file. A malformed file is bad input (exit 2).
-pub fn job_section(job: &str) -> Result<toml::Table> {
-    let text = match std::fs::read_to_string(CONFIG_FILE) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(toml::Table::new()),
-        Err(e) => {
-            return Err(JobError::bad_input(format!("cannot read {CONFIG_FILE}: {e}")).into())
-        }
-    };
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        JobError::bad_input(format!("{CONFIG_FILE} is not valid TOML: {}", e.message()))
-    })?;
-    match table.remove(job) {
-        None => Ok(toml::Table::new()),
-        Some(toml::Value::Table(t)) => Ok(t),
-        Some(_) => {
-            Err(JobError::bad_input(format!("{CONFIG_FILE}: [{job}] must be a table")).into())
-        }
-    }
+/// The settings file of `--config` / `SITEJOBS_CONFIG`, else `./sitejobs.toml`
+/// (absent: no settings). Bad input when a named file is missing or not TOML.
+pub fn settings_file(cli: &Cli) -> Result<SettingsFile> {
+    Ok(SettingsFile::load(cli.config.as_deref())?)
 }

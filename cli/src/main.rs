@@ -20,8 +20,11 @@ pub struct Cli {
     /// Redis URL (redis://host:port/db).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The settings file: jobs' [job-name] tables and the schedule's [[job]] entries [default: ./sitejobs.toml].
+    #[arg(long, env = "SITEJOBS_CONFIG", global = true)]
+    pub config: Option<std::path::PathBuf>,
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "SITEJOBS_LOG_FORMAT", global = true)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,

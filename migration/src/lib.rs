@@ -23,6 +23,7 @@ mod m20261121_400002_create_number_range_trigger;
 mod m20261121_400003_backfill_number_ranges;
 mod m20261121_400004_create_number_range_index;
 mod m20261121_500001_create_purge_watermarks;
+mod m20261130_000001_check_job_run_status;
 pub mod number_ranges;
 
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_400003_backfill_number_ranges::Migration),
             Box::new(m20261121_400004_create_number_range_index::Migration),
             Box::new(m20261121_500001_create_purge_watermarks::Migration),
+            Box::new(m20261130_000001_check_job_run_status::Migration),
         ]
     }
 }

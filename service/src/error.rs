@@ -1,28 +1,52 @@
-//! Typed errors of the service crate. The CLI maps them to exit codes:
-//! [`JobError::BadInput`] is 2, everything else is 1 (a held lock is not an error: see the runner).
+//! Typed errors of the service crate, for callers to match on. Their messages
+//! are one line each; the CLI maps [`JobError::BadInput`] to exit code 2 and
+//! everything else to 1 (a held lock is a run status, not an error: see the runner).
 use sea_orm::DbErr;
 
+/// Everything that can go wrong in a job, a command of the service crate, or the runner.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The caller asked for something impossible: nothing was written.
     #[error("{0}")]
     BadInput(String),
+    /// The database answered with an error.
     #[error("database: {}", clean_db_message(.0))]
     Db(#[from] DbErr),
+    /// Redis answered with an error, or the connection broke.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     /// A server could not be reached at all (connect or handshake failed).
     #[error("{0}")]
     Unreachable(String),
+    /// The job needs Redis and none is configured.
+    #[error("this job needs Redis: set REDIS_URL or --redis-url")]
+    NoRedis,
+    /// Another run holds the job's lock key.
+    #[error("{job} is already running elsewhere (lock '{key}'); consider --wait")]
+    Locked {
+        /// The job's name.
+        job: String,
+        /// The lock key that is held.
+        key: String,
+    },
+    /// Another scheduler's run already claimed this schedule tick.
+    #[error("tick {0} was already claimed by another run")]
+    TickClaimed(String),
+    /// A signal stopped the run; its open transaction was rolled back.
+    #[error("interrupted by {0}; the run's changes were rolled back")]
+    Interrupted(String),
+    /// Anything else, as a one-line message.
     #[error("{0}")]
     Other(String),
 }
 
 impl JobError {
+    /// A [`JobError::BadInput`] with this message.
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
     }
 
+    /// Whether this is bad input (exit code 2).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, Self::BadInput(_))
     }
@@ -30,7 +54,7 @@ impl JobError {
 
 impl From<sea_orm::sqlx::Error> for JobError {
     fn from(e: sea_orm::sqlx::Error) -> Self {
-        Self::Db(DbErr::Custom(e.to_string()))
+        Self::Db(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))
     }
 }
 

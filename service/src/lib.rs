@@ -6,6 +6,7 @@
 //! short timeouts and one-line errors; [`schedule`] starts runs at the times
 //! a cron file gives, on as many machines as share the database.
 pub mod bench;
+pub mod cli_error;
 pub mod connect;
 pub mod error;
 pub mod jobs;
@@ -13,10 +14,12 @@ pub mod numbers;
 pub mod progress;
 pub mod redis_conn;
 pub mod redis_count;
+pub mod registry;
 pub mod runner;
 pub mod scale;
 pub mod schedule;
 pub mod seed;
+pub mod settings;
 pub mod signals;
 
 pub use error::JobError;

@@ -361,12 +361,12 @@ pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Polls `sql` (a count) until it reaches `n`; panics after 30 s.
+/// Polls `sql` (a count) until it reaches `n`; panics after 60 s.
 pub async fn wait_for_count(db: &DatabaseConnection, sql: &str, n: i64) {
     let start = std::time::Instant::now();
     while scalar(db, sql).await < n {
         assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
+            start.elapsed() < std::time::Duration::from_secs(60),
             "never reached {n}: {sql}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

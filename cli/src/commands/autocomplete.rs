@@ -2,15 +2,9 @@
 //! completions served from the sorted set `refresh-autocomplete` maintains.
 use std::process::ExitCode;
 
-use service::error::JobError;
-use service::jobs::refresh_autocomplete::{
-    check_options, suggest, DEFAULT_KEY, DEFAULT_MAX_PREFIX,
-};
+use service::jobs::refresh_autocomplete::{self, suggest};
 
 use crate::Cli;
-
-/// The `sitejobs.toml` table both commands read their defaults from.
-pub const SECTION: &str = "refresh-autocomplete";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,41 +37,17 @@ pub struct SuggestArgs {
     pub max_prefix: Option<usize>,
 }
 
-/// `key` and `max_prefix`: the flag, else `[refresh-autocomplete]` in
-/// `sitejobs.toml`, else the defaults. Checked before anything connects.
-pub fn settings(key: Option<&str>, max_prefix: Option<usize>) -> anyhow::Result<(String, usize)> {
-    let section = crate::config::job_section(SECTION)?;
-    let bad = |msg: String| JobError::bad_input(format!("sitejobs.toml: [{SECTION}] {msg}"));
-    let mut file_key = None;
-    let mut file_max = None;
-    for (name, value) in &section {
-        match (name.as_str(), value) {
-            ("key", toml::Value::String(s)) => file_key = Some(s.clone()),
-            ("max_prefix" | "max-prefix", toml::Value::Integer(n)) => {
-                file_max = Some(
-                    usize::try_from(*n)
-                        .map_err(|_| bad(format!("{name} must be positive, got {n}")))?,
-                )
-            }
-            ("key", _) => return Err(bad("key must be a string".into()).into()),
-            ("max_prefix" | "max-prefix", _) => {
-                return Err(bad(format!("{name} must be an integer")).into())
-            }
-            (other, _) => {
-                return Err(bad(format!(
-                    "has unknown setting '{other}' (known: key, max_prefix)"
-                ))
-                .into())
-            }
-        }
-    }
-    let key = key
-        .map(str::to_owned)
-        .or(file_key)
-        .unwrap_or_else(|| DEFAULT_KEY.to_owned());
-    let max_prefix = max_prefix.or(file_max).unwrap_or(DEFAULT_MAX_PREFIX);
-    check_options(&key, max_prefix)?;
-    Ok((key, max_prefix))
+/// `key` and `max_prefix`: the flag, else `[refresh-autocomplete]` of the
+/// settings file, else the defaults. Checked before anything connects.
+fn settings(cli: &Cli, args: &SuggestArgs) -> anyhow::Result<(String, usize)> {
+    let flags = refresh_autocomplete::Settings {
+        key: args.key.clone(),
+        max_prefix: args.max_prefix,
+        limit_videos: None,
+    };
+    let file = crate::config::settings_file(cli)?;
+    let merged = file.merge(refresh_autocomplete::NAME, &flags)?;
+    Ok(merged.key_and_max_prefix()?)
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -87,7 +57,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_suggest(cli: &Cli, args: &SuggestArgs) -> anyhow::Result<ExitCode> {
-    let (key, max_prefix) = settings(args.key.as_deref(), args.max_prefix)?;
+    let (key, max_prefix) = settings(cli, args)?;
     // PostgreSQL normalises the prefix exactly as it normalised the titles.
     let db = crate::config::database(cli).await?;
     let redis = crate::config::redis(cli).await?;

@@ -8,7 +8,7 @@ use sea_orm::ConnectionTrait;
 use service::bench::harness::{self, BenchOptions};
 use service::bench::proxy::{url_addr, url_via, DelayProxy};
 use service::bench::proxy_check::{self, ProxyCheck};
-use service::bench::{cases_for, has_cases, BENCH_JOBS};
+use service::bench::{default_jobs, jobs_named};
 use service::connect::{connect_db, database_name, redact, url_with_database};
 use service::scale::Scale;
 use service::Strategy;
@@ -18,13 +18,14 @@ use crate::Cli;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    /// How much data the cases prepare.
+    #[arg(long, value_enum, default_value_t = Scale::Small)]
     pub scale: Scale,
     /// Jobs to measure (comma-separated); all by default.
     #[arg(long, value_delimiter = ',')]
     pub jobs: Vec<String>,
     /// Strategies to run (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "naive,optimized", value_parser = parse_strategy)]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Strategy::Naive, Strategy::Optimized])]
     pub strategies: Vec<Strategy>,
     /// Runs per case and strategy; the table shows the median.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -51,26 +52,12 @@ fn parse_rtt(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_scale(s: &str) -> Result<Scale, String> {
-    s.parse().map_err(|e: service::JobError| e.to_string())
-}
-
-fn parse_strategy(s: &str) -> Result<Strategy, String> {
-    s.parse().map_err(|e: service::JobError| e.to_string())
-}
-
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
-    let jobs: Vec<String> = if args.jobs.is_empty() {
-        BENCH_JOBS.iter().map(|s| (*s).to_owned()).collect()
+    let jobs = if args.jobs.is_empty() {
+        default_jobs()
     } else {
-        args.jobs.clone()
+        jobs_named(&args.jobs)?
     };
-    if let Some(bad) = jobs.iter().find(|j| !has_cases(j)) {
-        return Err(bad_input(format!(
-            "no bench cases for job '{bad}': choose from {}",
-            BENCH_JOBS.join(", ")
-        )));
-    }
     let admin = crate::config::database(cli).await?;
     let admin_url = cli.database_url.clone().unwrap_or_default();
     let name = args.database.clone().unwrap_or_else(|| {
@@ -114,8 +101,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for job in &jobs {
-        tracing::info!(job = %job, scale = %args.scale, database = %name, "preparing bench cases");
-        let cases = cases_for(&db, job, args.scale).await?;
+        tracing::info!(job = %job.name, scale = %args.scale, database = %name, "preparing bench cases");
+        let cases = job.bench_cases(&db, args.scale).await?;
         rows.extend(harness::run_cases(&db, &opts, &cases).await?);
     }
     let table = harness::markdown(&rows);

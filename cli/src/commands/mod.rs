@@ -38,7 +38,7 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// clap's own errors, shortened to their first line (help and version print whole).
+/// clap's own errors on one line, naming what is missing or wrong (help and version print whole).
 pub fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
@@ -56,13 +56,7 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
             },
         );
     }
-    let text = e.to_string();
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.trim_start_matches("error: ");
-    eprintln!("error: {first} (see --help)");
+    eprintln!("error: {} (see --help)", service::cli_error::one_line(&e));
     ExitCode::from(2)
 }
 

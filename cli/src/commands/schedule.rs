@@ -1,22 +1,21 @@
 //! `sitejobs schedule [--config sitejobs.toml] [--check] [--grace-seconds N]`:
 //! runs the jobs of a schedule file at their cron times until SIGTERM/Ctrl-C
-//! (exit 0), or with `--check` validates the file and prints each job's next run.
+//! (exit 0), or with `--check` validates the file and prints each job's next
+//! run. The runs it starts read their job settings from the same file.
 use std::process::ExitCode;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{SecondsFormat, Utc};
-use clap::{CommandFactory, Parser};
 use service::schedule::{self, Launcher, Schedule};
 use service::signals::Signals;
 
 use crate::{Cli, LogFormat};
 
+/// The schedule comes from the global `--config` file ([[job]] entries with
+/// name, cron and args), `./sitejobs.toml` by default.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The schedule file: [[job]] entries with name, cron and args.
-    #[arg(long, default_value = crate::config::CONFIG_FILE)]
-    pub config: String,
     /// Validate the file and print each job's next run time; run nothing.
     #[arg(long)]
     pub check: bool,
@@ -28,49 +27,19 @@ pub struct Args {
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // Handlers first: a signal during start-up must not kill the process half-way.
     let mut signals = Signals::new()?;
-    let schedule = schedule::config::load(&args.config, &validate)?;
+    let file = crate::config::settings_file(cli)?;
+    let schedule = schedule::config::load(&file)?;
     if args.check {
-        print_check(&args.config, &schedule);
+        print_check(&file.name(), &schedule);
         return Ok(ExitCode::SUCCESS);
     }
     let Some(db) = connect(cli, &mut signals).await? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let launcher = launcher(cli)?;
+    let launcher = launcher(cli, file.path())?;
     let grace = Duration::from_secs(args.grace_seconds);
     schedule::run(schedule, db, launcher, grace, signals).await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Asks the CLI's own parser whether `sitejobs run <name> <args...>` is valid.
-fn validate(name: &str, args: &[String]) -> Result<(), String> {
-    let cmd = Cli::command();
-    let run = cmd.find_subcommand("run");
-    let known: Vec<&str> = run
-        .map(|r| r.get_subcommands().map(|c| c.get_name()).collect())
-        .unwrap_or_default();
-    if !known.contains(&name) {
-        return Err(format!(
-            "unknown job '{name}' (known: {})",
-            known.join(", ")
-        ));
-    }
-    let argv = ["sitejobs", "run", name]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(args.iter().cloned());
-    match Cli::try_parse_from(argv) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let text = e.to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            Err(format!("args {args:?}: {first}"))
-        }
-    }
 }
 
 fn print_check(source: &str, schedule: &Schedule) {
@@ -84,8 +53,8 @@ fn print_check(source: &str, schedule: &Schedule) {
             .chain(e.args.iter().map(String::as_str))
             .collect::<Vec<_>>()
             .join(" ");
-        if let Some(f) = e.fanout {
-            what.push_str(&format!(" ({})", f.units.describe()));
+        if let Some(units) = e.fanout {
+            what.push_str(&format!(" ({})", units.describe()));
         }
         println!("{next}  {:<18} {what}", format!("\"{}\"", e.cron_text));
     }
@@ -128,9 +97,10 @@ async fn connect(
     }
 }
 
-/// Children run this very binary, with the same servers and log format. URLs
-/// go through the environment, not argv, to keep passwords out of `ps`.
-fn launcher(cli: &Cli) -> anyhow::Result<Launcher> {
+/// Children run this very binary, with the same servers, log format and
+/// settings file (as an absolute path). URLs go through the environment, not
+/// argv, to keep passwords out of `ps`.
+fn launcher(cli: &Cli, settings: Option<&std::path::Path>) -> anyhow::Result<Launcher> {
     let exe = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot find the sitejobs binary to run jobs with: {e}"))?;
     let mut env = Vec::new();
@@ -144,9 +114,14 @@ fn launcher(cli: &Cli) -> anyhow::Result<Launcher> {
         LogFormat::Text => "text",
         LogFormat::Json => "json",
     };
+    let mut global_args = vec!["--log-format".to_owned(), format.to_owned()];
+    if let Some(path) = settings {
+        let path = std::path::absolute(path)?;
+        global_args.extend(["--config".to_owned(), path.display().to_string()]);
+    }
     Ok(Launcher {
         exe,
-        global_args: vec!["--log-format".into(), format.into()],
+        global_args,
         env,
     })
 }

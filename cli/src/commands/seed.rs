@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
-use service::jobs::refresh_autocomplete::RefreshAutocomplete;
+use service::jobs::refresh_autocomplete::{self, RefreshAutocomplete};
 use service::scale::Scale;
 use service::seed::{seed_atomically, AutocompleteReport, Counts, SeedOptions};
 use service::{run_job, RunOptions, RunStatus, Services};
@@ -15,7 +15,7 @@ use crate::Cli;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Default counts: tiny (seconds), small (the demo), medium, large (millions of rows).
-    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    #[arg(long, value_enum, default_value_t = Scale::Small)]
     pub scale: Scale,
     /// The same seed (with the same counts and anchor) gives the same data.
     #[arg(long, default_value_t = 1)]
@@ -61,10 +61,6 @@ pub struct CountFlags {
     pub days: Option<i64>,
 }
 
-fn parse_scale(s: &str) -> Result<Scale, String> {
-    s.parse().map_err(|e: service::JobError| e.to_string())
-}
-
 impl CountFlags {
     /// The scale's defaults with every given flag applied; a negative count is bad input.
     fn apply(&self, mut c: Counts) -> anyhow::Result<Counts> {
@@ -103,7 +99,11 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // anything is written: bad input or a missing server writes nothing.
     opts.validate()?;
     let autocomplete = match cli.redis_url {
-        Some(_) => Some(crate::commands::autocomplete::settings(None, None)?),
+        Some(_) => {
+            let merged = crate::config::settings_file(cli)?
+                .merge(refresh_autocomplete::NAME, &refresh_autocomplete::Settings::default())?;
+            Some(merged.key_and_max_prefix()?)
+        }
         None => None,
     };
     let db = crate::config::database(cli).await?;
@@ -138,7 +138,7 @@ async fn refresh_autocomplete(
         quiet: true,
         ..Default::default()
     };
-    let run = run_job(&services, &job, &opts).await;
+    let run = run_job(&services, &job, &opts).await?;
     if run.status != RunStatus::Ok {
         anyhow::bail!(
             "the database is seeded, but refreshing the autocomplete set {key} failed ({}): {}; run `sitejobs run refresh-autocomplete`",

@@ -11,7 +11,8 @@ pub struct BenchCase {
     pub job: &'static str,
     /// What distinguishes this case, for the table (`200k profiles, ~3 groups`).
     pub label: String,
-    /// Arguments after `sitejobs run`, starting with the job name, without `--strategy`.
+    /// Arguments after `sitejobs run`, starting with the job name, without
+    /// `--strategy`: made from the job's typed settings by [`registry::run_args`].
     pub args: Vec<String>,
     /// How to run the naive strategy here.
     pub naive: NaivePlan,
@@ -28,7 +29,12 @@ pub enum NaivePlan {
     Full,
     /// Run it with these arguments instead (a row limit), and multiply its wall
     /// time by `factor` to estimate the full run; the table says "extrapolated".
-    Capped { args: Vec<String>, factor: f64 },
+    Capped {
+        /// The capped run's arguments ([`registry::run_args`]).
+        args: Vec<String>,
+        /// Full input / capped input.
+        factor: f64,
+    },
     /// Too slow to run here at all.
     Skip,
 }
@@ -36,7 +42,9 @@ pub enum NaivePlan {
 /// A baseline measured beside a case.
 #[derive(Clone, Debug)]
 pub struct Floor {
+    /// What the floor measures, for the table.
     pub label: String,
+    /// How it is measured.
     pub kind: FloorKind,
 }
 
@@ -54,51 +62,28 @@ pub mod harness;
 pub mod proxy;
 pub mod proxy_check;
 
-use sea_orm::DatabaseConnection;
-
 use crate::error::JobError;
-use crate::scale::Scale;
+use crate::registry::{self, JobEntry};
 
-/// Every job that has bench cases, in the order the table shows them
-/// (`noop`, the runner's smoke test, is benched only when asked for by name).
-pub const BENCH_JOBS: &[&str] = &[
-    "denormalize-profiles",
-    "refresh-autocomplete",
-    "purge-emails",
-    "daily-impressions",
-    "backfill-number-ranges",
-];
-
-/// The cases of `job` at `scale`, their data prepared in `db`.
-pub async fn cases_for(
-    db: &DatabaseConnection,
-    job: &str,
-    scale: Scale,
-) -> Result<Vec<BenchCase>, JobError> {
-    match job {
-        "noop" => Ok(vec![BenchCase {
-            job: "noop",
-            label: "one statement".into(),
-            args: vec!["noop".into()],
-            naive: NaivePlan::Full,
-            reset_sql: vec![],
-            floors: vec![],
-        }]),
-        "denormalize-profiles" => crate::jobs::denormalize_profiles::bench::cases(db, scale).await,
-        "refresh-autocomplete" => crate::jobs::refresh_autocomplete::bench::cases(db, scale).await,
-        "backfill-number-ranges" => {
-            crate::jobs::backfill_number_ranges::bench::cases(db, scale).await
-        }
-        "purge-emails" => crate::jobs::purge_emails::bench::cases(db, scale).await,
-        "daily-impressions" => crate::jobs::daily_impressions::bench::cases(db, scale).await,
-        other => Err(JobError::bad_input(format!(
-            "no bench cases for job '{other}': choose from {}",
-            BENCH_JOBS.join(", ")
-        ))),
-    }
+/// The jobs `sitejobs bench` runs when none are named, in the registry's order.
+pub fn default_jobs() -> Vec<&'static JobEntry> {
+    registry::JOBS
+        .iter()
+        .filter(|e| e.bench_by_default)
+        .collect()
 }
 
-/// Whether `job` has bench cases (the listed jobs, and `noop`).
-pub fn has_cases(job: &str) -> bool {
-    job == "noop" || BENCH_JOBS.contains(&job)
+/// The registered jobs called `names`; an unknown name is bad input.
+pub fn jobs_named(names: &[String]) -> Result<Vec<&'static JobEntry>, JobError> {
+    names
+        .iter()
+        .map(|n| {
+            registry::find(n).ok_or_else(|| {
+                JobError::bad_input(format!(
+                    "no bench cases for job '{n}': choose from {}",
+                    registry::names()
+                ))
+            })
+        })
+        .collect()
 }

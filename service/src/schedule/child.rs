@@ -13,24 +13,32 @@ use tokio::sync::watch;
 
 use super::Stop;
 use crate::error::JobError;
+use crate::runner::RunReport;
 
 /// How long a child told to stop (SIGTERM: roll back, record, exit) gets before SIGKILL.
 pub const KILL_AFTER: Duration = Duration::from_secs(5);
 
-/// How to start a run: the binary, flags that go before `run`, and environment.
+/// How to start a run: the binary, flags that go before `run` (the log format,
+/// the settings file the scheduler was given), and environment (the servers'
+/// URLs, kept out of argv so that `ps` does not show passwords).
 #[derive(Debug, Clone)]
 pub struct Launcher {
+    /// The `sitejobs` binary.
     pub exe: PathBuf,
+    /// Flags before `run`.
     pub global_args: Vec<String>,
+    /// Extra environment of the child.
     pub env: Vec<(String, String)>,
 }
 
 /// How a child ended.
 #[derive(Debug)]
 pub struct ChildEnd {
+    /// The child's exit status.
     pub status: ExitStatus,
-    /// Its JSON line, when it got far enough to print one.
-    pub report: Option<serde_json::Value>,
+    /// Its report, parsed from its JSON line, when it got far enough to print one.
+    pub report: Option<RunReport>,
+    /// The JSON line as printed.
     pub line: Option<String>,
     /// Whether the scheduler had to SIGKILL it.
     pub killed: bool,
@@ -83,7 +91,7 @@ impl Launcher {
             .rev()
             .find(|l| l.starts_with('{'))
             .map(str::to_owned);
-        let report = line.as_deref().and_then(|l| serde_json::from_str(l).ok());
+        let report = line.as_deref().and_then(RunReport::from_output);
         Ok(ChildEnd {
             status,
             report,

@@ -1,4 +1,4 @@
-//! The schedule file: `[[job]]` entries of a TOML file (by default
+//! The schedule file: `[[job]]` entries of the settings file (by default
 //! `sitejobs.toml`, beside the jobs' own `[job-name]` settings tables).
 //!
 //! ```toml
@@ -8,19 +8,20 @@
 //! args = ["--retention-days", "14"]
 //! ```
 //!
-//! Everything is checked before anything runs: the TOML, each cron expression,
-//! and the job's name and arguments (by a validator the CLI hands in, which
-//! asks the CLI's own parser), so a typo fails at start, not at 3 a.m.
+//! Everything is checked before anything runs: the TOML, each cron
+//! expression, the job's name (against the registry) and its arguments (by
+//! the job's own clap command, then merged with the file's `[job-name]`
+//! table and validated into the job's options), so a typo fails at start,
+//! not at 3 a.m.
 use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use serde::Deserialize;
 
-use super::fanout::{Fanout, FANOUTS};
+use super::fanout::Units;
 use crate::error::JobError;
-
-/// Checks that `sitejobs run <name> <args...>` would parse; `Err` is a one-line reason.
-pub type Validator<'a> = &'a dyn Fn(&str, &[String]) -> Result<(), String>;
+use crate::registry::{self, JobEntry};
+use crate::settings::SettingsFile;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,17 +33,39 @@ struct RawEntry {
 }
 
 /// One scheduled job: what to run and when.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Entry {
+    /// The job's name.
     pub name: String,
+    /// The cron expression as written.
     pub cron_text: String,
+    /// The parsed expression.
     pub cron: Cron,
+    /// The job's arguments as written.
     pub args: Vec<String>,
     /// Set when the run is split into one run per unit (`denormalize-profiles --all`).
-    pub fanout: Option<&'static Fanout>,
+    pub fanout: Option<Units>,
+    job: &'static JobEntry,
+    matches: clap::ArgMatches,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.name)
+            .field("cron", &self.cron_text)
+            .field("args", &self.args)
+            .field("fanout", &self.fanout)
+            .finish()
+    }
 }
 
 impl Entry {
+    /// The arguments of the run for one unit of a fanned-out entry.
+    pub fn unit_args(&self, unit: i64) -> Result<Vec<String>, JobError> {
+        self.job.unit_args(&self.matches, unit)
+    }
+
     /// The first tick strictly after `t`, or `None` if the expression has no more.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron.find_next_occurrence(&t, false).ok()
@@ -61,6 +84,7 @@ impl Entry {
 /// A validated schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
+    /// Its entries, in file order.
     pub entries: Vec<Entry>,
 }
 
@@ -74,24 +98,17 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Reads and validates the schedule at `path`. Every problem is bad input with
-/// a one-line message naming the file and the job.
-pub fn load(path: &str, validate: Validator) -> Result<Schedule, JobError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| JobError::bad_input(format!("cannot read {path}: {e}")))?;
-    parse(&text, path, validate)
-}
-
-/// Parses and validates the text of a schedule file named `source`.
-pub fn parse(text: &str, source: &str, validate: Validator) -> Result<Schedule, JobError> {
+/// The schedule in `file`'s `[[job]]` entries, validated. Every problem is
+/// bad input with a one-line message naming the file and the job.
+pub fn load(file: &SettingsFile) -> Result<Schedule, JobError> {
+    let source = file.name();
     let bad = |msg: String| JobError::bad_input(format!("{source}: {msg}"));
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let at = line.map(|l| format!(" at line {l}")).unwrap_or_default();
-        bad(format!("not valid TOML{at}: {}", e.message().trim()))
-    })?;
+    if file.path().is_none() {
+        return Err(bad(
+            "not found: write [[job]] entries into it, or name one with --config".into(),
+        ));
+    }
+    let mut table = file.table().clone();
     let Some(jobs) = table.remove("job") else {
         return Err(bad("no [[job]] entries: add one per scheduled job".into()));
     };
@@ -108,7 +125,7 @@ pub fn parse(text: &str, source: &str, validate: Validator) -> Result<Schedule, 
         let raw: RawEntry = value
             .try_into()
             .map_err(|e: toml::de::Error| bad(format!("{label}: {}", e.message().trim())))?;
-        entries.push(entry(raw, validate).map_err(|msg| bad(format!("{label}: {msg}")))?);
+        entries.push(entry(raw, file).map_err(|msg| bad(format!("{label}: {msg}")))?);
     }
     if entries.is_empty() {
         return Err(bad("no [[job]] entries: add one per scheduled job".into()));
@@ -116,23 +133,29 @@ pub fn parse(text: &str, source: &str, validate: Validator) -> Result<Schedule, 
     Ok(Schedule { entries })
 }
 
-fn entry(raw: RawEntry, validate: Validator) -> Result<Entry, String> {
+fn entry(raw: RawEntry, file: &SettingsFile) -> Result<Entry, String> {
     let cron = parse_cron(&raw.cron).map_err(|e| format!("invalid cron '{}': {e}", raw.cron))?;
-    let fanout = FANOUTS
-        .iter()
-        .find(|f| f.job == raw.name && raw.args.iter().any(|a| a == f.all_flag));
-    // A fanned-out entry runs as `<name> ... --community <id>`: check that shape.
+    let job = registry::find(&raw.name)
+        .ok_or_else(|| format!("unknown job '{}' (known: {})", raw.name, registry::names()))?;
+    let args_error = |e: JobError| format!("args {:?}: {e}", raw.args);
+    let matches = job.parse(&raw.args).map_err(args_error)?;
+    let fanout = job.units(&matches).map_err(args_error)?;
+    // A fanned-out entry runs as one run per unit: check that shape, with the file's settings.
     let checked = match fanout {
-        Some(f) => f.unit_args(&raw.args, "1"),
-        None => raw.args.clone(),
+        Some(_) => job
+            .parse(&job.unit_args(&matches, 1).map_err(args_error)?)
+            .map_err(args_error)?,
+        None => matches.clone(),
     };
-    validate(&raw.name, &checked)?;
+    job.build(&checked, file).map_err(args_error)?;
     let entry = Entry {
         name: raw.name,
         cron_text: raw.cron,
         cron,
         args: raw.args,
         fanout,
+        job,
+        matches,
     };
     if entry.next_after(Utc::now()).is_none() {
         return Err(format!("cron '{}' never fires again", entry.cron_text));

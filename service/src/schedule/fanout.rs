@@ -1,7 +1,9 @@
-//! Jobs whose `--all` run is split into one run per unit, so that several
-//! schedulers share the work: each unit is its own run with its own lock and
-//! its own tick claim (`denormalize-profiles --community 7@2026-11-22T04:00:00Z`),
-//! and whichever scheduler is free claims the next unclaimed unit.
+//! The units a run over "everything" is split into under the scheduler, so
+//! that several schedulers share the work: each unit is its own run with its
+//! own lock and its own tick claim (`denormalize-profiles --community 7@2026-11-22T04:00:00Z`),
+//! and whichever scheduler is free claims the next unclaimed unit. Which jobs
+//! fan out, and how their settings name one unit, each job declares itself
+//! ([`crate::registry::Register::fan_out`]).
 use entity::community;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 
@@ -15,7 +17,8 @@ pub enum Units {
 }
 
 impl Units {
-    pub async fn list(self, db: &impl ConnectionTrait) -> Result<Vec<String>, JobError> {
+    /// Every unit, at the time of the call.
+    pub async fn list(self, db: &impl ConnectionTrait) -> Result<Vec<i64>, JobError> {
         match self {
             Self::Communities => {
                 let ids: Vec<i64> = community::Entity::find()
@@ -25,54 +28,15 @@ impl Units {
                     .into_tuple()
                     .all(db)
                     .await?;
-                Ok(ids.iter().map(i64::to_string).collect())
+                Ok(ids)
             }
         }
     }
 
+    /// How `--check` describes the split.
     pub fn describe(self) -> &'static str {
         match self {
             Self::Communities => "one run per community",
         }
-    }
-}
-
-/// `<job> <all_flag>` in a schedule runs as one `<job> <unit_flag> <unit>` per unit.
-#[derive(Debug)]
-pub struct Fanout {
-    pub job: &'static str,
-    pub all_flag: &'static str,
-    pub unit_flag: &'static str,
-    pub units: Units,
-}
-
-/// The jobs that fan out. `noop` mimics `denormalize-profiles`' shape so the
-/// fan-out can be tested with a job that does nothing.
-pub const FANOUTS: &[Fanout] = &[
-    Fanout {
-        job: "denormalize-profiles",
-        all_flag: "--all",
-        unit_flag: "--community",
-        units: Units::Communities,
-    },
-    Fanout {
-        job: "noop",
-        all_flag: "--all",
-        unit_flag: "--community",
-        units: Units::Communities,
-    },
-];
-
-impl Fanout {
-    /// The entry's arguments with `all_flag` replaced by `unit_flag unit`.
-    pub fn unit_args(&self, args: &[String], unit: &str) -> Vec<String> {
-        let mut out: Vec<String> = args
-            .iter()
-            .filter(|a| *a != self.all_flag)
-            .cloned()
-            .collect();
-        out.push(self.unit_flag.to_owned());
-        out.push(unit.to_owned());
-        out
     }
 }

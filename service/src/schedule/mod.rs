@@ -148,12 +148,12 @@ async fn units(
             tick: format!("{key}@{at}"),
         }
     };
-    let Some(fanout) = entry.fanout else {
+    let Some(units) = entry.fanout else {
         return vec![unit(entry.args.clone())];
     };
     let deadline = entry.next_after(tick).unwrap_or(tick);
     let listed = retrying(entry, deadline, stop, || async {
-        fanout.units.list(&shared.db).await
+        units.list(&shared.db).await
     })
     .await;
     let mut ids = listed.unwrap_or_default();
@@ -163,7 +163,13 @@ async fn units(
         ids.rotate_left(k);
     }
     ids.iter()
-        .map(|id| unit(fanout.unit_args(&entry.args, id)))
+        .filter_map(|&id| match entry.unit_args(id) {
+            Ok(args) => Some(unit(args)),
+            Err(e) => {
+                tracing::error!(job = %entry.name, unit = id, error = %e, "cannot build the unit's run");
+                None
+            }
+        })
         .collect()
 }
 
@@ -269,7 +275,7 @@ async fn run_unit(
         .await?;
     let code = end.status.code();
     match &end.report {
-        Some(r) if r["details"]["tick_claimed_elsewhere"] == true => {
+        Some(r) if r.claimed_elsewhere => {
             tracing::info!(job = %entry.name, tick = %unit.tick, status = "skipped", "run finished: tick claimed by another scheduler");
         }
         Some(r) => {
@@ -280,12 +286,12 @@ async fn run_unit(
             tracing::info!(
                 job = %entry.name,
                 tick = %unit.tick,
-                status = r["status"].as_str().unwrap_or("?"),
-                rows = r["rows"].as_u64().unwrap_or(0),
-                duration_ms = r["duration_ms"].as_u64().unwrap_or(0),
-                db_statements = r["db_statements"].as_u64().unwrap_or(0),
+                status = r.status.as_str(),
+                rows = r.rows,
+                duration_ms = r.duration_ms,
+                db_statements = r.db_statements,
                 exit_code = code,
-                error = r["error"].as_str().unwrap_or(""),
+                error = r.error.as_deref().unwrap_or(""),
                 "run finished"
             );
         }
@@ -328,7 +334,7 @@ async fn close_dead_run(
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let row = job_run::Entity::find()
         .filter(job_run::Column::Tick.eq(tick))
-        .filter(job_run::Column::Status.eq("running"))
+        .filter(job_run::Column::Status.eq(job_run::RunStatus::Running))
         .one(db)
         .await?;
     let Some(row) = row else { return Ok(false) };

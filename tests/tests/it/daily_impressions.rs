@@ -29,7 +29,9 @@ async fn run(
         quiet: true,
         ..Default::default()
     };
-    run_job(&services, &job, &opts).await
+    run_job(&services, &job, &opts)
+        .await
+        .expect("not bad input")
 }
 
 async fn run_ok(db: &DatabaseConnection, date: &str, strategy: Strategy) -> RunReport {

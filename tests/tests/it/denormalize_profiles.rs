@@ -119,7 +119,9 @@ async fn run(t: &TestDb, job: &DenormalizeProfiles, strategy: Strategy) -> RunRe
         quiet: true,
         ..Default::default()
     };
-    run_job(&t.services(None), job, &opts).await
+    run_job(&t.services(None), job, &opts)
+        .await
+        .expect("not bad input")
 }
 
 async fn run_ok(t: &TestDb, job: &DenormalizeProfiles, strategy: Strategy) -> RunReport {
@@ -534,7 +536,7 @@ async fn readers_see_all_old_or_all_new_records_during_a_rebuild() {
                 quiet: true,
                 ..Default::default()
             };
-            run_job(&services, &j, &opts).await
+            run_job(&services, &j, &opts).await.expect("not bad input")
         });
         let mut seen = std::collections::BTreeSet::new();
         while !rebuild.is_finished() {

@@ -13,3 +13,4 @@ mod runner;
 mod schedule;
 mod schema;
 mod seed;
+mod settings;

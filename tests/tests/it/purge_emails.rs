@@ -60,7 +60,9 @@ async fn purge(
         quiet: true,
         ..Default::default()
     };
-    let report = run_job(&t.services(None), &job, &opts).await;
+    let report = run_job(&t.services(None), &job, &opts)
+        .await
+        .expect("not bad input");
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     report
 }

@@ -126,7 +126,9 @@ async fn refresh(
         quiet: true,
         ..Default::default()
     };
-    run_job(&t.services(Some(redis)), job, &opts).await
+    run_job(&t.services(Some(redis)), job, &opts)
+        .await
+        .expect("not bad input")
 }
 
 pub(crate) async fn refresh_ok(

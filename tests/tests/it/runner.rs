@@ -45,7 +45,8 @@ async fn statement_count_is_exact_and_includes_transactions() {
         },
         &RunOptions::default(),
     )
-    .await;
+    .await
+    .expect("not bad input");
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     assert_eq!(report.rows, 7);
     // BEGIN and COMMIT are not counted: exactly the seven inserts.
@@ -64,7 +65,8 @@ async fn failed_run_rolls_back_and_is_recorded() {
         },
         &RunOptions::default(),
     )
-    .await;
+    .await
+    .expect("not bad input");
     assert_eq!(report.status, RunStatus::Error);
     assert_eq!(report.exit_code(), 1);
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM communities").await, 0);
@@ -159,4 +161,87 @@ async fn unknown_strategy_is_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(tests::stdout(&out).is_empty(), "no JSON line for bad input");
     assert_eq!(scalar(&t.db, "SELECT count(*) FROM job_runs").await, 0);
+}
+
+#[tokio::test]
+async fn job_runs_status_holds_only_the_runners_statuses() {
+    let t = TestDb::new().await;
+    let bad =
+        t.db.execute_unprepared(
+            "INSERT INTO job_runs (job, lock_key, strategy, params, started_at, status) \
+             VALUES ('x', 'x', 'optimized', '{}', now(), 'bogus')",
+        )
+        .await;
+    assert!(bad.is_err(), "a status outside the enum must be refused");
+}
+
+#[tokio::test]
+async fn a_run_left_running_by_a_killed_process_is_closed_by_the_next_run_of_its_key() {
+    let t = TestDb::new().await;
+    let mut child = std::process::Command::new(tests::sitejobs_bin())
+        .args(["run", "noop", "--sleep-ms", "60000"])
+        .env("DATABASE_URL", &t.url)
+        .env("SITEJOBS_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a run");
+    tests::wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'running'",
+        1,
+    )
+    .await;
+    // What the OOM killer does: no chance to close its row.
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let out = t.cli(None, &["run", "noop", "--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", tests::stderr(&out));
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE status = 'running'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE status = 'error' AND error LIKE 'abandoned%' AND finished_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_second_run_exits_75_at_once_even_while_its_table_is_locked_elsewhere() {
+    let t = TestDb::new().await;
+    // Another session holds the job's lock, as a first run would ...
+    let held = service::runner::lock::acquire(&t.db, "backfill-number-ranges", false)
+        .await
+        .expect("lock")
+        .expect("free");
+    // ... and a third one holds my_numbers, which the job's validation reads.
+    let txn = t.db.begin().await.expect("begin");
+    txn.execute_unprepared("LOCK TABLE my_numbers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock table");
+    let out = t.cli(None, &["run", "backfill-number-ranges"]);
+    assert_eq!(out.status.code(), Some(75), "{}", tests::stderr(&out));
+    assert_eq!(tests::json_line(&out)["status"], "locked");
+    txn.rollback().await.expect("rollback");
+    held.release().await;
+}
+
+#[test]
+fn the_report_reads_back_as_it_was_printed() {
+    let line = r#"{"job":"noop","strategy":"naive","status":"locked","rows":3,"duration_ms":4,"db_statements":5,"redis_commands":6,"run_id":7,"lock_key":"noop","params":{"a":1},"started_at":"2026-11-21T03:00:00Z","claimed_elsewhere":true,"error":"x"}"#;
+    let report = service::RunReport::from_output(&format!("noise\n{line}\n")).expect("parsed");
+    assert_eq!(report.status, RunStatus::Locked);
+    assert_eq!(report.strategy, service::Strategy::Naive);
+    assert!(report.claimed_elsewhere);
+    assert_eq!(report.rows, 3);
+    assert_eq!(report.to_json_line(), line);
 }

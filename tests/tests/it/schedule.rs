@@ -32,10 +32,10 @@ impl Drop for Config {
     }
 }
 
-/// The seconds field of a cron that fires once, three seconds from now.
+/// The seconds field of a cron that fires once, six seconds from now (time for two schedulers to start on a busy machine).
 fn soon() -> String {
     use chrono::Timelike;
-    (chrono::Utc::now() + chrono::Duration::seconds(3))
+    (chrono::Utc::now() + chrono::Duration::seconds(6))
         .second()
         .to_string()
 }
@@ -400,7 +400,8 @@ async fn a_cancelled_run_rolls_back_and_is_recorded_as_interrupted() {
         &RunOptions::default(),
         cancel,
     )
-    .await;
+    .await
+    .expect("not bad input");
     assert_eq!(report.status, RunStatus::Error);
     assert_eq!(report.exit_code(), 1);
     assert!(report
@@ -503,4 +504,63 @@ async fn two_schedulers_rebuild_every_community_of_denormalize_all_exactly_once(
         scalar(&t.db, "SELECT count(*) FROM denorm_profile_records").await,
         60
     );
+}
+
+#[tokio::test]
+async fn runs_started_by_schedule_config_read_their_settings_from_that_file() {
+    let t = TestDb::new().await;
+    // The working directory's sitejobs.toml says otherwise: the children must not read it.
+    let cwd = std::env::temp_dir().join(format!("{}_cwd", t.name));
+    std::fs::create_dir_all(&cwd).expect("create cwd");
+    std::fs::write(cwd.join("sitejobs.toml"), "[noop]\nsleep_ms = 3\n").expect("write");
+    let config = Config::new(
+        &t,
+        "[noop]\nsleep_ms = 7\n\n[[job]]\nname = \"noop\"\ncron = \"* * * * * *\"\n",
+    );
+    let child = Command::new(tests::sitejobs_bin())
+        .args(["schedule", "--config", config.path()])
+        .current_dir(&cwd)
+        .env("DATABASE_URL", &t.url)
+        .env("SITEJOBS_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .env_remove("SITEJOBS_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a scheduler");
+    wait_for_count(
+        &t.db,
+        "SELECT count(*) FROM job_runs WHERE status = 'ok'",
+        2,
+    )
+    .await;
+    terminate(&child);
+    let out = finish(child, Duration::from_secs(20));
+    let _ = std::fs::remove_dir_all(&cwd);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE params->>'sleep_ms' <> '7'"
+        )
+        .await,
+        0,
+        "every run read sleep_ms from the --config file"
+    );
+}
+
+#[tokio::test]
+async fn check_validates_settings_from_the_file_not_only_the_flags() {
+    let t = TestDb::new().await;
+    let config = Config::new(
+        &t,
+        "[purge-emails]\nretention_days = -1\n\n[[job]]\nname = \"purge-emails\"\ncron = \"@daily\"\n",
+    );
+    let out = Command::new(tests::sitejobs_bin())
+        .args(["schedule", "--check", "--config", config.path()])
+        .env("DATABASE_URL", &t.url)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("retention"), "{}", stderr(&out));
 }

@@ -5,7 +5,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
+
+use super::{BackfillNumberRanges, Settings};
 
 /// Rows in `my_numbers` per scale (large = the write-up's largest table).
 pub fn rows_for(scale: Scale) -> u64 {
@@ -80,26 +83,25 @@ pub async fn ensure_rows(db: &DatabaseConnection, rows: u64) -> Result<(), JobEr
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let rows = rows_for(scale);
     ensure_rows(db, rows).await?;
-    let args = |extra: &[&str]| {
-        ["backfill-number-ranges", "--batch-size"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(extra.iter().map(|s| s.to_string()))
-            .collect::<Vec<_>>()
+    let args = |batch_size: u64, max_batches: Option<u64>| {
+        run_args::<BackfillNumberRanges>(&Settings {
+            batch_size: Some(batch_size),
+            max_batches,
+        })
     };
     // The naive path is one round trip per row: cap it at 20 batches of 1000.
     let naive = if rows <= 20_000 {
         NaivePlan::Full
     } else {
         NaivePlan::Capped {
-            args: args(&["1000", "--max-batches", "20"]),
+            args: args(1000, Some(20))?,
             factor: rows as f64 / 20_000.0,
         }
     };
     Ok(vec![BenchCase {
         job: "backfill-number-ranges",
         label: format!("{rows} rows, all ranges null, GiST index present"),
-        args: args(&["10000"]),
+        args: args(10_000, None)?,
         naive,
         reset_sql: null_ranges_sql(),
         floors: vec![

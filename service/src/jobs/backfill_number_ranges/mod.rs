@@ -24,8 +24,55 @@ use sea_orm::{
 };
 
 use crate::error::JobError;
+use crate::registry::Register;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};
+use crate::scale::Scale;
 
+/// The job's name and lock key.
+pub const NAME: &str = "backfill-number-ranges";
+
+/// `sitejobs run backfill-number-ranges` flags, and the
+/// `[backfill-number-ranges]` table of the settings file (`batch_size`).
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Rows per batch, each batch its own statement and transaction [default: 10000].
+    #[arg(long)]
+    pub batch_size: Option<u64>,
+    /// Stop after N batches (a later run continues where this one stopped).
+    #[arg(long)]
+    pub max_batches: Option<u64>,
+}
+
+impl Register for BackfillNumberRanges {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str =
+        "Fill my_numbers.number_range where it is null, in batches by primary key";
+    type Settings = Settings;
+
+    fn from_settings(s: Settings) -> Result<Self, JobError> {
+        let batch_size = s.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return Err(JobError::bad_input("--batch-size must be at least 1"));
+        }
+        if s.max_batches == Some(0) {
+            return Err(JobError::bad_input("--max-batches must be at least 1"));
+        }
+        Ok(Self {
+            batch_size,
+            max_batches: s.max_batches,
+        })
+    }
+
+    async fn bench_cases(
+        db: &DatabaseConnection,
+        scale: Scale,
+    ) -> Result<Vec<crate::bench::BenchCase>, JobError> {
+        bench::cases(db, scale).await
+    }
+}
+
+/// The job's validated options.
 pub struct BackfillNumberRanges {
     /// Rows per batch (each batch is its own statement(s) and transaction).
     pub batch_size: u64,
@@ -45,14 +92,17 @@ impl Default for BackfillNumberRanges {
 /// What a run did; `complete` is false when `--max-batches` stopped it early.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backfilled {
+    /// Ranges written.
     pub rows: u64,
+    /// Batches committed.
     pub batches: u64,
+    /// Whether no null range is left.
     pub complete: bool,
 }
 
 impl Job for BackfillNumberRanges {
     fn name(&self) -> &'static str {
-        "backfill-number-ranges"
+        NAME
     }
 
     fn params(&self) -> serde_json::Value {
@@ -60,9 +110,6 @@ impl Job for BackfillNumberRanges {
     }
 
     async fn validate(&self, db: &DatabaseConnection) -> Result<(), JobError> {
-        if self.batch_size == 0 {
-            return Err(JobError::bad_input("--batch-size must be at least 1"));
-        }
         // Catalog lookup: the ORM has no schema introspection.
         let has_column = db
             .query_one_raw(Statement::from_string(

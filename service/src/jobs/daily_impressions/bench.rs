@@ -7,8 +7,10 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 use super::Day;
+use super::{DailyImpressions, Settings};
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
 const CONTENT_TYPE: i32 = 901;
@@ -44,17 +46,16 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
         .await?;
 
     let args = |day: &Day| {
-        vec![
-            "daily-impressions".to_string(),
-            "--date".to_string(),
-            day.date.to_string(),
-        ]
+        run_args::<DailyImpressions>(&Settings {
+            date: Some(day.date),
+            ..Default::default()
+        })
     };
     let naive = if naive_contents == contents {
         NaivePlan::Full
     } else {
         NaivePlan::Capped {
-            args: args(&capped),
+            args: args(&capped)?,
             factor: contents as f64 / naive_contents as f64,
         }
     };
@@ -65,7 +66,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
             human(contents * IMPRESSIONS_PER_CONTENT),
             contents / 1_000
         ),
-        args: args(&full),
+        args: args(&full)?,
         naive,
         // Every run starts from a day not yet aggregated (the daily cron's case),
         // without the dead tuples of the previous run (they slowed the next one

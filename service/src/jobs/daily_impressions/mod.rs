@@ -32,7 +32,46 @@ use sea_orm::{
 use entity::{daily_impression_stats, impression};
 
 use crate::error::JobError;
+use crate::registry::Register;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};
+use crate::scale::Scale;
+
+/// The job's name, and the first part of its lock key (`daily-impressions:<date>`).
+pub const NAME: &str = "daily-impressions";
+
+/// `sitejobs run daily-impressions` flags, and the `[daily-impressions]` table
+/// of the settings file (`chunk_size`).
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The UTC day to aggregate, YYYY-MM-DD [default: yesterday, UTC].
+    #[arg(long, value_parser = |s: &str| parse_date(s).map_err(|e| e.to_string()))]
+    pub date: Option<NaiveDate>,
+    /// Rows per multi-row insert (optimized); capped at what fits in 65,535 bind parameters [default: 10000].
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
+}
+
+impl Register for DailyImpressions {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str =
+        "Aggregate one UTC day (default: yesterday) of impressions into daily_impression_stats, with tags";
+    type Settings = Settings;
+
+    fn from_settings(s: Settings) -> Result<Self, JobError> {
+        Self::new(
+            s.date.unwrap_or_else(yesterday_utc),
+            s.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE),
+        )
+    }
+
+    async fn bench_cases(
+        db: &sea_orm::DatabaseConnection,
+        scale: Scale,
+    ) -> Result<Vec<crate::bench::BenchCase>, JobError> {
+        bench::cases(db, scale).await
+    }
+}
 
 /// PostgreSQL's limit on bind parameters in one statement.
 pub const MAX_BIND_PARAMS: usize = 65_535;
@@ -51,12 +90,16 @@ pub fn max_chunk(columns: usize) -> usize {
 /// One UTC day: its date and its half-open `timestamptz` bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Day {
+    /// The date.
     pub date: NaiveDate,
+    /// Its first instant, 00:00:00Z.
     pub start: DateTime<Utc>,
+    /// The first instant of the next day (excluded).
     pub end: DateTime<Utc>,
 }
 
 impl Day {
+    /// The UTC day of `date`; bad input for the last representable date.
     pub fn new(date: NaiveDate) -> Result<Self, JobError> {
         let next = date
             .checked_add_days(Days::new(1))
@@ -100,12 +143,14 @@ pub fn yesterday_utc() -> NaiveDate {
 /// The job's options, validated by the CLI (or a test) before the run.
 #[derive(Clone, Debug)]
 pub struct DailyImpressions {
+    /// The UTC day aggregated.
     pub day: Day,
     /// Rows per multi-row insert (optimized), capped per table by the bind-parameter limit.
     pub chunk_size: usize,
 }
 
 impl DailyImpressions {
+    /// Options for `date`, rejecting an empty chunk.
     pub fn new(date: NaiveDate, chunk_size: usize) -> Result<Self, JobError> {
         if chunk_size == 0 {
             return Err(JobError::bad_input("--chunk-size must be at least 1"));
@@ -129,7 +174,7 @@ impl DailyImpressions {
 
 impl Job for DailyImpressions {
     fn name(&self) -> &'static str {
-        "daily-impressions"
+        NAME
     }
 
     fn lock_key(&self) -> String {

@@ -8,9 +8,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
-use super::{DEFAULT_PRECEDENCE, NAME};
+use super::{DenormalizeProfiles, Settings, DEFAULT_PRECEDENCE, NAME};
 
 /// The naive strategy runs in full up to this size, and on the community of
 /// this size, extrapolated linearly (a query per profile), beyond it. A
@@ -45,19 +46,24 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     let mut cases = Vec::new();
     for &n in sizes(scale) {
         let id = ensure_community(db, n).await?;
-        let args = |c: i64| vec![NAME.to_string(), "--community".into(), c.to_string()];
+        let args = |c: i64| {
+            run_args::<DenormalizeProfiles>(&Settings {
+                community: Some(c),
+                ..Default::default()
+            })
+        };
         let naive = if n <= NAIVE_CAP {
             NaivePlan::Full
         } else {
             NaivePlan::Capped {
-                args: args(capped),
+                args: args(capped)?,
                 factor: n as f64 / NAIVE_CAP as f64,
             }
         };
         cases.push(BenchCase {
             job: NAME,
             label: format!("community of {} profiles, ~3 groups each", label(n)),
-            args: args(id),
+            args: args(id)?,
             naive,
             // Every run starts from an empty community, as the floor does.
             reset_sql: vec![format!(

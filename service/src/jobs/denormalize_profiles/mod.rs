@@ -38,11 +38,15 @@ use entity::{community, denorm_profile_record, profile};
 
 use crate::error::JobError;
 use crate::progress::Progress;
+use crate::registry::{FanOut, Register};
 use crate::runner::{lock, Job, JobContext, JobOutput, Strategy};
+use crate::scale::Scale;
+use crate::schedule::fanout::Units;
 
 pub use naive::write_batch as write_batch_insert_many;
 pub use optimized::write_batch as write_batch_unnest;
 
+/// The job's name.
 pub const NAME: &str = "denormalize-profiles";
 
 /// The contract's default precedence of group names for `primary_group`.
@@ -58,8 +62,34 @@ pub const OPTIMIZED_BATCH: usize = 5_000;
 /// Which communities a run rebuilds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// One community, by id.
     Community(i64),
+    /// Every community, each atomically and under its own lock.
     All,
+}
+
+/// `sitejobs run denormalize-profiles` flags, and the `[denormalize-profiles]`
+/// table of the settings file (`precedence = [...]`, `batch_size`, `concurrency`).
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["community", "all"])))]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Rebuild this community's records.
+    #[arg(long)]
+    pub community: Option<i64>,
+    /// Rebuild every community, each atomically and under its own lock.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+    /// Records per insert [default: 1000 naive, 5000 optimized].
+    #[arg(long)]
+    pub batch_size: Option<u64>,
+    /// Communities rebuilt at the same time with --all [default: 1].
+    #[arg(long)]
+    pub concurrency: Option<u64>,
+    /// Group names in order of precedence for primary_group [default: staff,moderator,creator,member].
+    #[arg(long, value_delimiter = ',')]
+    pub precedence: Option<Vec<String>>,
 }
 
 /// The job's validated options.
@@ -158,6 +188,67 @@ pub fn community_key(id: i64) -> String {
     format!("{NAME}:{id}")
 }
 
+impl Register for DenormalizeProfiles {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str =
+        "Rebuild denorm_profile_records for one community (--community ID) or all (--all)";
+    type Settings = Settings;
+
+    fn from_settings(s: Settings) -> Result<Self, JobError> {
+        let target = match (s.community, s.all) {
+            (Some(id), false) => Target::Community(id),
+            (None, true) => Target::All,
+            _ => {
+                return Err(JobError::bad_input(
+                    "give either --community ID or --all, not both",
+                ))
+            }
+        };
+        let mut job = Self::new(target);
+        if let Some(n) = s.batch_size {
+            job.batch_size = Some(positive(n, "--batch-size")? as usize);
+        }
+        if let Some(n) = s.concurrency {
+            job.concurrency = positive(n, "--concurrency")? as usize;
+        }
+        if let Some(names) = s.precedence {
+            let names: Vec<String> = names.iter().map(|n| n.trim().to_owned()).collect();
+            if names.iter().any(String::is_empty) {
+                return Err(JobError::bad_input(
+                    "precedence has an empty group name: list names like staff,moderator",
+                ));
+            }
+            job.precedence = names;
+        }
+        Ok(job)
+    }
+
+    fn fan_out(s: &Settings) -> Option<FanOut<Settings>> {
+        s.all.then_some(FanOut {
+            units: Units::Communities,
+            unit: |s, id| Settings {
+                community: Some(id),
+                all: false,
+                ..s
+            },
+        })
+    }
+
+    async fn bench_cases(
+        db: &DatabaseConnection,
+        scale: Scale,
+    ) -> Result<Vec<crate::bench::BenchCase>, JobError> {
+        bench::cases(db, scale).await
+    }
+}
+
+fn positive(n: u64, flag: &str) -> Result<u64, JobError> {
+    if n == 0 {
+        return Err(JobError::bad_input(format!("{flag} must be at least 1")));
+    }
+    Ok(n)
+}
+
 impl Job for DenormalizeProfiles {
     fn name(&self) -> &'static str {
         NAME
@@ -184,17 +275,6 @@ impl Job for DenormalizeProfiles {
     }
 
     async fn validate(&self, db: &DatabaseConnection) -> Result<(), JobError> {
-        if self.batch_size == Some(0) {
-            return Err(JobError::bad_input("--batch-size must be at least 1"));
-        }
-        if self.concurrency == 0 {
-            return Err(JobError::bad_input("--concurrency must be at least 1"));
-        }
-        if self.precedence.iter().any(String::is_empty) {
-            return Err(JobError::bad_input(
-                "precedence has an empty group name: list names like staff,moderator",
-            ));
-        }
         if let Target::Community(id) = self.target {
             if community::Entity::find_by_id(id).count(db).await? == 0 {
                 return Err(JobError::bad_input(format!("unknown community {id}")));

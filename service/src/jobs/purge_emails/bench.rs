@@ -15,9 +15,18 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
+use super::{PurgeEmails, Settings};
+
 const NOW: &str = "2001-03-02T00:00:00Z";
+
+fn now() -> Result<chrono::DateTime<chrono::Utc>, JobError> {
+    chrono::DateTime::parse_from_rfc3339(NOW)
+        .map(|t| t.to_utc())
+        .map_err(|e| JobError::Other(format!("bench instant {NOW}: {e}")))
+}
 const SUBJECT: &str = "bench-purge";
 const EMAILS_PER_MAILER: i64 = 100;
 
@@ -77,13 +86,12 @@ fn restore_emails(after: &str, until: &str) -> String {
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let shape = Shape::of(scale);
     prepare(db, shape).await?;
-    let retention = shape.retention.to_string();
-    let args = |extra: &[&str]| -> Vec<String> {
-        ["purge-emails", "--now", NOW, "--retention-days", &retention]
-            .iter()
-            .chain(extra)
-            .map(|s| s.to_string())
-            .collect()
+    let args = || {
+        run_args::<PurgeEmails>(&Settings {
+            retention_days: Some(shape.retention),
+            now: Some(now()?),
+            batch_size: None,
+        })
     };
     let mut cases = Vec::new();
     let cutoff = shape.cutoff(shape.retention);
@@ -98,7 +106,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
                 emails,
                 shape.mailers()
             ),
-            args: args(&[]),
+            args: args()?,
             naive: NaivePlan::Full,
             reset_sql: vec![
                 restore_emails("'-infinity'", &cutoff),
@@ -120,7 +128,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
             shape.per_day * (shape.retention + 1) * EMAILS_PER_MAILER,
             shape.mailers()
         ),
-        args: args(&[]),
+        args: args()?,
         naive: NaivePlan::Full,
         reset_sql: vec![
             // Yesterday's run is done: older emails gone, watermark at its cutoff.

@@ -28,18 +28,69 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::TransactionTrait;
 
 use crate::error::JobError;
+use crate::registry::Register;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};
+use crate::scale::Scale;
 
 /// The job's name, lock key and watermark key.
 pub const NAME: &str = "purge-emails";
+/// Days of emails kept when `--retention-days` is not given.
 pub const DEFAULT_RETENTION_DAYS: i64 = 14;
+/// Emails deleted per statement and transaction when `--batch-size` is not given.
 pub const DEFAULT_BATCH_SIZE: u64 = 10_000;
+
+/// `sitejobs run purge-emails` flags, and the `[purge-emails]` table of the
+/// settings file (`retention_days`, `batch_size`).
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Keep the emails of mailers sent in the last N days, 0 or more [default: 14].
+    #[arg(long, allow_negative_numbers = true)]
+    pub retention_days: Option<i64>,
+    /// The instant the retention counts back from, RFC 3339 [default: now].
+    #[arg(long, value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    /// Emails deleted per statement and transaction (optimized strategy) [default: 10000].
+    #[arg(long)]
+    pub batch_size: Option<u64>,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("'{s}' is not an RFC 3339 timestamp ({e}), e.g. 2026-11-21T03:00:00Z"))
+}
+
+impl Register for PurgeEmails {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str =
+        "Delete the emails of mailers sent at or before now minus the retention";
+    type Settings = Settings;
+
+    fn from_settings(s: Settings) -> Result<Self, JobError> {
+        Self::new(
+            s.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+            s.now.unwrap_or_else(Utc::now),
+            s.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+        )
+    }
+
+    async fn bench_cases(
+        db: &sea_orm::DatabaseConnection,
+        scale: Scale,
+    ) -> Result<Vec<crate::bench::BenchCase>, JobError> {
+        bench::cases(db, scale).await
+    }
+}
 
 /// Validated options: the cutoff is computed once, before anything runs.
 #[derive(Clone, Debug)]
 pub struct PurgeEmails {
+    /// Days of emails kept.
     pub retention_days: i64,
+    /// The instant the retention counts back from.
     pub now: DateTime<Utc>,
+    /// Emails deleted per statement and transaction (optimized strategy).
     pub batch_size: u64,
     cutoff: DateTime<Utc>,
 }

@@ -8,9 +8,13 @@ use std::path::PathBuf;
 use futures::TryStreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::{common_chars, normalized_titles, prefixes, CHUNK_MEMBERS, DEFAULT_MAX_PREFIX};
+use super::{
+    common_chars, normalized_titles, prefixes, RefreshAutocomplete, Settings, CHUNK_MEMBERS,
+    DEFAULT_MAX_PREFIX,
+};
 use crate::bench::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
+use crate::registry::run_args;
 use crate::scale::Scale;
 
 /// The key the cases refresh (never the production `autocomplete`).
@@ -34,7 +38,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     let naive = if titles >= 20_000 {
         let cap = titles / 10;
         NaivePlan::Capped {
-            args: args(&["--limit-videos", &cap.to_string()]),
+            args: args(Some(cap))?,
             factor: titles as f64 / cap as f64,
         }
     } else {
@@ -43,7 +47,7 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     Ok(vec![BenchCase {
         job: "refresh-autocomplete",
         label: format!("{} titles, {members} distinct prefixes", short(titles)),
-        args: args(&[]),
+        args: args(None)?,
         naive,
         reset_sql: Vec::new(),
         floors: vec![
@@ -65,12 +69,12 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     }])
 }
 
-fn args(extra: &[&str]) -> Vec<String> {
-    ["refresh-autocomplete", "--key", BENCH_KEY]
-        .iter()
-        .chain(extra)
-        .map(|s| (*s).to_owned())
-        .collect()
+fn args(limit_videos: Option<u64>) -> Result<Vec<String>, JobError> {
+    run_args::<RefreshAutocomplete>(&Settings {
+        key: Some(BENCH_KEY.to_owned()),
+        max_prefix: None,
+        limit_videos,
+    })
 }
 
 fn short(n: u64) -> String {

@@ -30,9 +30,16 @@ use sea_orm::{
 
 use crate::error::JobError;
 use crate::redis_conn::{hash_tag, slot};
+use crate::registry::Register;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};
+use crate::scale::Scale;
 
+/// The job's name, its lock key, and the settings table `autocomplete suggest` reads too.
+pub const NAME: &str = "refresh-autocomplete";
+
+/// The live sorted set when `--key` is not given.
 pub const DEFAULT_KEY: &str = "autocomplete";
+/// The longest prefix, in code points, when `--max-prefix` is not given.
 pub const DEFAULT_MAX_PREFIX: usize = 8;
 /// Longer prefixes are almost surely a typo: each extra length adds about one member per title.
 pub const MAX_MAX_PREFIX: usize = 64;
@@ -43,6 +50,55 @@ pub const PIPELINE_COMMANDS: usize = 8;
 /// A temporary key left by a crashed run disappears after this long.
 pub const TEMP_TTL_SECS: u64 = 3600;
 
+/// `sitejobs run refresh-autocomplete` flags, and the `[refresh-autocomplete]`
+/// table of the settings file (`key`, `max_prefix`), which `autocomplete
+/// suggest` reads as well.
+#[derive(clap::Args, serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The sorted set to rebuild [default: autocomplete].
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Longest prefix, in characters (code points) [default: 8].
+    #[arg(long)]
+    pub max_prefix: Option<usize>,
+    /// Benchmarks only: read just the first N videos by id (the set is then incomplete).
+    #[arg(long, hide = true)]
+    pub limit_videos: Option<u64>,
+}
+
+impl Settings {
+    /// The key and longest prefix these settings give, defaults applied and checked.
+    pub fn key_and_max_prefix(&self) -> Result<(String, usize), JobError> {
+        let key = self.key.clone().unwrap_or_else(|| DEFAULT_KEY.to_owned());
+        let max_prefix = self.max_prefix.unwrap_or(DEFAULT_MAX_PREFIX);
+        check_options(&key, max_prefix)?;
+        Ok((key, max_prefix))
+    }
+}
+
+impl Register for RefreshAutocomplete {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str =
+        "Rebuild the Redis sorted set of title prefixes (swapped in atomically)";
+    type Settings = Settings;
+
+    fn from_settings(s: Settings) -> Result<Self, JobError> {
+        let (key, max_prefix) = s.key_and_max_prefix()?;
+        let mut job = Self::new(key, max_prefix);
+        job.limit_videos = s.limit_videos;
+        Ok(job)
+    }
+
+    async fn bench_cases(
+        db: &DatabaseConnection,
+        scale: Scale,
+    ) -> Result<Vec<crate::bench::BenchCase>, JobError> {
+        bench::cases(db, scale).await
+    }
+}
+
+/// The job's validated options.
 pub struct RefreshAutocomplete {
     /// The live sorted set.
     pub key: String,
@@ -55,6 +111,7 @@ pub struct RefreshAutocomplete {
 }
 
 impl RefreshAutocomplete {
+    /// Options for the set at `key` with prefixes up to `max_prefix` code points.
     pub fn new(key: impl Into<String>, max_prefix: usize) -> Self {
         Self {
             key: key.into(),
@@ -89,7 +146,7 @@ pub fn check_options(key: &str, max_prefix: usize) -> Result<(), JobError> {
 
 impl Job for RefreshAutocomplete {
     fn name(&self) -> &'static str {
-        "refresh-autocomplete"
+        NAME
     }
 
     fn params(&self) -> serde_json::Value {

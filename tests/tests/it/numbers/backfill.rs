@@ -20,7 +20,9 @@ async fn backfill(
         quiet: true,
         ..Default::default()
     };
-    let report = run_job(&t.services(None), &job, &opts).await;
+    let report = run_job(&t.services(None), &job, &opts)
+        .await
+        .expect("not bad input");
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     report
 }

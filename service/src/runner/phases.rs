@@ -1,0 +1,277 @@
+//! One run, in its phases: [`acquire`] the lock, [`prepare`] (close abandoned
+//! runs, validate, record the `running` row and claim the tick), [`execute`]
+//! the job, [`finish`] (record, release). Every phase that ends the run early
+//! returns the report as it stands.
+//!
+//! Why the lock comes before the row: a run writes its `running` row only
+//! while it holds its lock, so any other `running` row of that lock key
+//! belongs to a process that died, and the run can close it. A scheduled run
+//! (with a tick) does both under a short transaction-level advisory lock on
+//! its tick, so that of several schedulers' runs of one tick exactly one
+//! decides how the tick is recorded (run, or `locked` behind an earlier
+//! tick), and no run takes the job lock and then finds its tick recorded
+//! `locked` by a rival that slipped in between.
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+
+use super::{history, lock, Job, JobContext, RunOptions, RunReport, RunStatus, Services};
+use crate::error::JobError;
+
+/// Runs `job` once under its lock, counts what it sent, records it in
+/// `job_runs`, and reports. Every failure of the run is a report (status
+/// `error` or `locked`, with the typed [`RunReport::failure`]); only input the
+/// job rejects is an `Err` ([`JobError::BadInput`]), and then nothing was written.
+pub async fn run_job<J: Job>(
+    services: &Services,
+    job: &J,
+    opts: &RunOptions,
+) -> Result<RunReport, JobError> {
+    run_job_until(services, job, opts, std::future::pending::<String>()).await
+}
+
+/// [`run_job`], stopped early when `cancel` resolves with a reason (`"SIGTERM"`).
+/// While waiting for the lock nothing has been written; during the run the
+/// job's future is dropped, which drops its open transaction (rolled back),
+/// and the run is recorded as an error "interrupted by ...".
+pub async fn run_job_until<J, C>(
+    services: &Services,
+    job: &J,
+    opts: &RunOptions,
+    cancel: C,
+) -> Result<RunReport, JobError>
+where
+    J: Job,
+    C: Future<Output = String>,
+{
+    let clock = Instant::now();
+    let mut report = RunReport::new(job, opts);
+    let mut cancel = std::pin::pin!(cancel);
+    if job.needs_redis() && services.redis.is_none() {
+        report.fail(RunStatus::Error, JobError::NoRedis);
+        return Ok(done(report, clock));
+    }
+    let claim = match claim_tick(services, &report).await {
+        Ok(claim) => claim,
+        Err(e) => {
+            report.fail(RunStatus::Error, e);
+            return Ok(done(report, clock));
+        }
+    };
+    let (guard, claim) = match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
+        Some(held) => held,
+        None => return Ok(done(report, clock)),
+    };
+    if let Err(e) = prepare(services, job, &mut report, claim).await {
+        guard.release().await;
+        return match e {
+            Some(e) => Err(e),
+            None => Ok(done(report, clock)),
+        };
+    }
+    let ctx = JobContext::new(services, opts.strategy);
+    let ctx = if opts.quiet { ctx.quiet() } else { ctx };
+    let outcome = execute(job, &ctx, &mut report, cancel).await;
+    let result = finish(services, &mut report, outcome).await;
+    guard.release().await;
+    result.map(|()| done(report, clock))
+}
+
+fn done(mut report: RunReport, clock: Instant) -> RunReport {
+    report.duration_ms = clock.elapsed().as_millis() as u64;
+    report.peak_rss_kb = peak_rss_kb();
+    tracing::info!(
+        job = %report.job,
+        status = report.status.as_str(),
+        rows = report.rows,
+        duration_ms = report.duration_ms,
+        db_statements = report.db_statements,
+        "job finished"
+    );
+    report
+}
+
+/// With a tick: a transaction holding the tick's advisory lock until the
+/// run's row (or its `locked` row) is written, so rival claims of one tick
+/// take turns. Without a tick: `None`.
+async fn claim_tick(
+    services: &Services,
+    report: &RunReport,
+) -> Result<Option<DatabaseTransaction>, JobError> {
+    let Some(tick) = &report.tick else {
+        return Ok(None);
+    };
+    let txn = services.db.begin().await?;
+    // Advisory locks have no ORM builder: a plain function call.
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "SELECT pg_advisory_xact_lock(hashtextextended('sitejobs-tick:' || $1, 0))",
+        [tick.clone().into()],
+    ))
+    .await?;
+    Ok(Some(txn))
+}
+
+/// Takes the job's lock (or waits for it with `opts.wait`). A lock held
+/// elsewhere ends the run as `locked`, recorded once (and claiming its tick,
+/// so a tick is recorded once however many schedulers try it).
+async fn acquire(
+    services: &Services,
+    report: &mut RunReport,
+    opts: &RunOptions,
+    claim: Option<DatabaseTransaction>,
+    cancel: Pin<&mut impl Future<Output = String>>,
+) -> Option<(lock::LockGuard, Option<DatabaseTransaction>)> {
+    let db = &services.db;
+    let acquired = tokio::select! {
+        biased;
+        reason = cancel => Err(JobError::Interrupted(format!("{reason} while waiting for the lock"))),
+        acquired = lock::acquire(db, &report.lock_key, opts.wait) => acquired,
+    };
+    report.started_at = Utc::now();
+    match acquired {
+        Ok(Some(guard)) => return Some((guard, claim)),
+        Ok(None) => {
+            let e = JobError::Locked {
+                job: report.job.clone(),
+                key: report.lock_key.clone(),
+            };
+            report.fail(RunStatus::Locked, e);
+            // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
+            if let Err(e) = record(db, report, claim).await {
+                tracing::warn!(error = %e, "could not record the run in job_runs");
+            }
+        }
+        Err(e) => report.fail(RunStatus::Error, e),
+    }
+    None
+}
+
+/// With the lock held: closes runs of this key whose process died, validates
+/// the job against the data, then records the `running` row. `Err(Some(e))` is
+/// bad input (nothing written); `Err(None)` ends the run with the report as it
+/// stands (its tick was claimed elsewhere, or the history could not be written).
+async fn prepare<J: Job>(
+    services: &Services,
+    job: &J,
+    report: &mut RunReport,
+    claim: Option<DatabaseTransaction>,
+) -> Result<(), Option<JobError>> {
+    let db = &services.db;
+    match history::close_abandoned(db, &report.lock_key).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(key = %report.lock_key, closed = n, "closed runs abandoned by a process that died")
+        }
+        Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
+    }
+    match job.validate(db).await {
+        Err(e) if e.is_bad_input() => return Err(Some(e)),
+        Err(e) => {
+            report.fail(RunStatus::Error, e);
+            return Err(None);
+        }
+        Ok(()) => {}
+    }
+    report.started_at = Utc::now();
+    match record(db, report, claim).await {
+        Ok(()) if report.claimed_elsewhere => Err(None),
+        Ok(()) => Ok(()),
+        Err(e) => {
+            report.fail(RunStatus::Error, e);
+            Err(None)
+        }
+    }
+}
+
+/// Inserts the report's row (inside the tick's claim, committed here); a
+/// tick someone else claimed first makes the run `locked` with
+/// `claimed_elsewhere` and writes nothing.
+async fn record(
+    db: &sea_orm::DatabaseConnection,
+    report: &mut RunReport,
+    claim: Option<DatabaseTransaction>,
+) -> Result<(), JobError> {
+    let id = match claim {
+        Some(txn) => {
+            let id = history::start(&txn, report).await?;
+            txn.commit().await?;
+            id
+        }
+        None => history::start(db, report).await?,
+    };
+    match id {
+        Some(id) => report.run_id = Some(id),
+        None => {
+            let tick = report.tick.clone().unwrap_or_default();
+            report.claimed_elsewhere = true;
+            report.fail(RunStatus::Locked, JobError::TickClaimed(tick));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the job, unless `cancel` resolves first (then the job's future is dropped).
+async fn execute<J: Job>(
+    job: &J,
+    ctx: &JobContext,
+    report: &mut RunReport,
+    cancel: Pin<&mut impl Future<Output = String>>,
+) -> Result<super::JobOutput, JobError> {
+    tracing::info!(job = %report.job, key = %report.lock_key, strategy = %ctx.strategy, "job started");
+    // Biased towards the signal: once it has come, the job is not polled again.
+    let outcome = tokio::select! {
+        biased;
+        reason = cancel => {
+            report.details = serde_json::json!({ "interrupted": reason });
+            Err(JobError::Interrupted(reason))
+        }
+        outcome = job.run(ctx) => outcome,
+    };
+    report.db_statements = ctx.db_statements();
+    report.redis_commands = ctx.redis_commands();
+    outcome
+}
+
+/// Records how the run ended. Bad input found while running removes the row
+/// (such a run leaves no trace) and is returned as the error.
+async fn finish(
+    services: &Services,
+    report: &mut RunReport,
+    outcome: Result<super::JobOutput, JobError>,
+) -> Result<(), JobError> {
+    let db = &services.db;
+    let id = report.run_id;
+    match outcome {
+        Ok(out) => {
+            report.status = RunStatus::Ok;
+            report.rows = out.rows;
+            report.details = out.details;
+        }
+        Err(e) if e.is_bad_input() => {
+            if let Some(id) = id {
+                if let Err(e) = history::forget(db, id).await {
+                    tracing::warn!(error = %e, "could not remove the run from job_runs");
+                }
+            }
+            return Err(e);
+        }
+        Err(e) => report.fail(RunStatus::Error, e),
+    }
+    if let Some(id) = id {
+        if let Err(e) = history::finish(db, id, report).await {
+            tracing::warn!(error = %e, "could not record the run in job_runs");
+        }
+    }
+    Ok(())
+}
+
+/// Peak resident set size of this process in KiB, from `/proc/self/status`.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
