@@ -100,8 +100,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     opts.validate()?;
     let autocomplete = match cli.redis_url {
         Some(_) => {
-            let merged = crate::config::settings_file(cli)?
-                .merge(refresh_autocomplete::NAME, &refresh_autocomplete::Settings::default())?;
+            let merged = crate::config::settings_file(cli)?.merge(
+                refresh_autocomplete::NAME,
+                &refresh_autocomplete::Settings::default(),
+            )?;
             Some(merged.key_and_max_prefix()?)
         }
         None => None,

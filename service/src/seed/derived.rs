@@ -49,13 +49,18 @@ CROSS JOIN LATERAL (SELECT COALESCE(a.groups, '{{}}'::text[]) AS groups) g"#,
 }
 
 /// Impressions per content per ended UTC day (`daily-impressions`' count), ids
-/// in (date, content) order so the same seed gives the same ids.
+/// in (date, content) order so the same seed gives the same ids. The CTE is
+/// materialized so PostgreSQL hashes the 7M impressions of `large` into their
+/// groups and sorts only the groups for the ids, instead of sorting every
+/// impression on disk: 23 s instead of 38 s there (same load, seed's work_mem).
 const STATS_SQL: &str = r#"INSERT INTO daily_impression_stats (id, date, content_type_id, object_id, total_impressions)
+WITH s AS MATERIALIZED (
+    SELECT (created AT TIME ZONE 'UTC')::date AS d, content_type_id, object_id, count(*) AS n
+    FROM impressions
+    WHERE created < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+    GROUP BY 1, 2, 3)
 SELECT row_number() OVER (ORDER BY d, content_type_id, object_id), d, content_type_id, object_id, n
-FROM (SELECT (created AT TIME ZONE 'UTC')::date AS d, content_type_id, object_id, count(*) AS n
-      FROM impressions
-      WHERE created < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-      GROUP BY 1, 2, 3) s"#;
+FROM s"#;
 
 /// Each stats row's tags = its content's `content_tags`.
 const LINKS_SQL: &str = r#"INSERT INTO daily_impression_stats_tags (daily_impression_stats_id, tag_id)
