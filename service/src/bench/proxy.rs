@@ -84,22 +84,46 @@ async fn pipe(
 ) -> std::io::Result<()> {
     let (queue, mut queued) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
     let read = async move {
+        let mut buf = vec![0u8; CHUNK];
         loop {
-            let mut buf = vec![0u8; CHUNK];
             let n = from.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<_, std::io::Error>(());
             }
-            buf.truncate(n);
-            if queue.send((Instant::now() + delay, buf)).await.is_err() {
+            if queue
+                .send((Instant::now() + delay, buf[..n].to_vec()))
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
         }
     };
     let write = async move {
-        while let Some((release, chunk)) = queued.recv().await {
+        let mut early = None;
+        loop {
+            let next = match early.take() {
+                Some(next) => next,
+                None => match queued.recv().await {
+                    Some(next) => next,
+                    None => break,
+                },
+            };
+            let (release, mut out) = next;
             wait_until(release).await;
-            to.write_all(&chunk).await?;
+            // Chunks already due go out in the same write: fewer syscalls in a bulk transfer.
+            let now = Instant::now();
+            while out.len() < CHUNK * 4 {
+                match queued.try_recv() {
+                    Ok((due, more)) if due <= now => out.extend_from_slice(&more),
+                    Ok(not_yet) => {
+                        early = Some(not_yet);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            to.write_all(&out).await?;
         }
         // The reader saw end of stream: pass the half-close on.
         to.shutdown().await
