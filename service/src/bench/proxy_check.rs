@@ -1,7 +1,8 @@
 //! Measures the delay proxy itself against a local echo server, so a bench at
 //! `--rtt-ms N` shows that the proxy adds N ms per round trip and does not
 //! throttle bulk transfers: the median of sequential 1-byte round trips, and
-//! the throughput of a large echo, each direct and through the proxy.
+//! the throughput of a large echo, direct, through the proxy without delay
+//! (its copies alone) and through the proxy with the delay.
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ pub struct ProxyCheck {
     pub rtt_proxied_ms: f64,
     pub bulk_mib: u64,
     pub bulk_direct_mib_s: f64,
+    /// Through the same proxy with no delay: what its extra copies alone cost.
+    pub bulk_undelayed_mib_s: f64,
     pub bulk_proxied_mib_s: f64,
 }
 
@@ -101,6 +104,8 @@ pub async fn check(rtt: Duration, round_trips: u32, mib: u64) -> std::io::Result
     let rtt_direct_ms = round_trip_ms(echo, round_trips).await?;
     let rtt_proxied_ms = round_trip_ms(proxy.local_addr(), round_trips).await?;
     let (bulk_direct_mib_s, _) = bulk_mib_s(echo, mib).await?;
+    let undelayed = DelayProxy::start(echo, Duration::ZERO).await?;
+    let (bulk_undelayed_mib_s, _) = bulk_mib_s(undelayed.local_addr(), mib).await?;
     let (bulk_proxied_mib_s, intact) = bulk_mib_s(proxy.local_addr(), mib).await?;
     server.abort();
     if !intact {
@@ -115,6 +120,7 @@ pub async fn check(rtt: Duration, round_trips: u32, mib: u64) -> std::io::Result
         rtt_proxied_ms,
         bulk_mib: mib,
         bulk_direct_mib_s,
+        bulk_undelayed_mib_s,
         bulk_proxied_mib_s,
     })
 }
