@@ -1,5 +1,8 @@
 //! `sitejobs`: parse, dispatch, map errors to the contract's exit codes.
 //! All logic lives in the service crate; each subcommand is one file in `commands/`.
+// The CLI's doc comments are its --help text: `[[job]]` and `<scale>` are meant
+// literally there, and escaping them for rustdoc would show the escapes in --help.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 mod commands;
 mod config;
 

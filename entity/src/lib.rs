@@ -3,6 +3,7 @@
 //! communities 1-N profiles; profiles M-N groups through [`profile_group`];
 //! daily impression stats M-N tags through [`daily_impression_stats_tag`];
 //! content's tags through [`content_tag`].
+#![warn(missing_docs)]
 
 pub mod community;
 pub mod content_tag;
@@ -21,6 +22,8 @@ pub mod purge_watermark;
 pub mod tag;
 pub mod video;
 
+/// The entities under CamelCase names (`Profile`, `DailyImpressionStats`, ...), for
+/// `use entity::prelude::*`; `purge_watermark`, private to `purge-emails`, is left out.
 pub mod prelude {
     pub use super::community::Entity as Community;
     pub use super::content_tag::Entity as ContentTag;

@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
+/// Counts a long task's units of work and shows them: a bar on a terminal, a log line at most every
+/// 5 s otherwise. Shared by reference between a job's futures (`inc` takes `&self`).
 pub struct Progress {
     label: String,
     total: Option<u64>,
@@ -18,6 +20,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A progress of `label` (`titles`): with `total`, a bar with an ETA; without, a spinner.
     pub fn new(label: &str, total: Option<u64>) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = match total {
@@ -55,6 +58,7 @@ impl Progress {
         }
     }
 
+    /// Adds `n` units done.
     pub fn inc(&self, n: u64) {
         let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
         if let Some(bar) = &self.bar {
@@ -73,10 +77,12 @@ impl Progress {
         }
     }
 
+    /// Units done so far.
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
 
+    /// Clears the bar (dropping does it too); [`done`](Self::done) still answers.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -12,11 +12,14 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 /// variants multiplex one socket per node).
 #[derive(Clone)]
 pub enum RedisConn {
+    /// One server (or a replica set's primary), one multiplexed socket.
     Single(MultiplexedConnection),
+    /// A Redis Cluster: the crate's client routes by hash slot.
     Cluster(ClusterConnection),
 }
 
 impl RedisConn {
+    /// Whether this is a cluster connection.
     pub fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }

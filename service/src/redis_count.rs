@@ -8,6 +8,8 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::redis_conn::RedisConn;
 
+/// A [`RedisConn`] (one server or a cluster) that adds every command it sends
+/// to a shared counter; its clones share the counter.
 #[derive(Clone)]
 pub struct CountingRedis {
     inner: RedisConn,
@@ -15,10 +17,12 @@ pub struct CountingRedis {
 }
 
 impl CountingRedis {
+    /// Wraps `inner`, counting into `count` (one counter per run, shared by its connections).
     pub fn new(inner: RedisConn, count: Arc<AtomicU64>) -> Self {
         Self { inner, count }
     }
 
+    /// Commands counted so far, by this connection and every other sharing its counter.
     pub fn commands(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }

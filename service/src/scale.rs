@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::error::JobError;
 
+/// How much data `seed` writes and `bench` measures (`--scale`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum,
 )]
@@ -22,6 +23,7 @@ pub enum Scale {
 }
 
 impl Scale {
+    /// The name as given to `--scale` (`small`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Tiny => "tiny",

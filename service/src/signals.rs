@@ -22,6 +22,7 @@ pub struct Signals {
 }
 
 impl Signals {
+    /// Registers the SIGTERM and SIGINT handlers now; fails only if the OS refuses.
     pub fn new() -> Result<Self, JobError> {
         let handler =
             |kind| signal(kind).map_err(|e| JobError::Other(format!("cannot handle signals: {e}")));
@@ -31,6 +32,7 @@ impl Signals {
         })
     }
 
+    /// Waits for the next SIGTERM or SIGINT and returns its name (`SIGTERM`).
     pub async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.term.recv() => "SIGTERM",

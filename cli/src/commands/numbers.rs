@@ -35,7 +35,7 @@ pub struct OverlapArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub end: i32,
     /// columns (the two B-tree columns) or range (the GiST index on number_range).
-    #[arg(long, default_value = "range", value_parser = parse_strategy)]
+    #[arg(long, value_enum, default_value_t = OverlapStrategy::Range)]
     pub strategy: OverlapStrategy,
 }
 
@@ -49,7 +49,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Only this strategy (default: both).
-    #[arg(long, value_parser = parse_strategy)]
+    #[arg(long, value_enum)]
     pub strategy: Option<OverlapStrategy>,
 }
 
@@ -59,10 +59,6 @@ struct Row {
     id: i64,
     number_start: i32,
     number_end: i32,
-}
-
-fn parse_strategy(s: &str) -> Result<OverlapStrategy, String> {
-    s.parse().map_err(|e: JobError| e.to_string())
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {

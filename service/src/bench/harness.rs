@@ -13,28 +13,45 @@ use super::{BenchCase, Floor, FloorKind, NaivePlan};
 use crate::error::JobError;
 use crate::runner::Strategy;
 
+/// How [`run_cases`] runs the cases: which binary, which servers, which strategies and how often.
 pub struct BenchOptions {
     /// The `sitejobs` binary the children run.
     pub exe: PathBuf,
+    /// Database the children connect to: the one the cases were prepared in.
     pub database_url: String,
+    /// Redis the children use; `None` removes `REDIS_URL` from their environment.
     pub redis_url: Option<String>,
+    /// Strategies each case runs with, in this order (a case whose naive plan is `Skip` skips
+    /// naive).
     pub strategies: Vec<Strategy>,
+    /// Runs per case and strategy (0 counts as 1); the row reports the median.
     pub repeat: u32,
 }
 
+/// One line of the bench table: a case run with one strategy, or one floor; serialised as is in the
+/// JSON report.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
+    /// Job the case belongs to (`denormalize-profiles`).
     pub job: String,
+    /// The case's label (`200k profiles, ~3 groups`).
     pub case: String,
     /// `naive`, `optimized`, or `floor: <what>`.
     pub strategy: String,
+    /// Rows the last run counted (0 for a floor).
     pub rows: u64,
     /// Median over the repeats of the job's own duration (multiplied out when extrapolated).
     pub wall_ms: f64,
+    /// `wall_ms` was multiplied out from a capped naive run ([`NaivePlan::Capped`]).
     pub extrapolated: bool,
+    /// SQL statements of the last run; `None` for a floor.
     pub db_statements: Option<u64>,
+    /// Redis commands of the last run; `None` for a floor.
     pub redis_commands: Option<u64>,
+    /// Highest peak resident memory of a child over the repeats, in MiB; `None` for a floor or when
+    /// the OS does not tell.
     pub peak_rss_mb: Option<f64>,
+    /// Remark for the table (`capped run x10.0`); empty when there is none.
     pub note: String,
 }
 

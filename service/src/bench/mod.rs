@@ -23,6 +23,7 @@ pub struct BenchCase {
     pub floors: Vec<Floor>,
 }
 
+/// How a case runs the naive strategy, which may be far too slow for the full input.
 #[derive(Clone, Debug)]
 pub enum NaivePlan {
     /// Run it on the same input as the optimized strategy.
@@ -48,6 +49,7 @@ pub struct Floor {
     pub kind: FloorKind,
 }
 
+/// How a floor is measured.
 #[derive(Clone, Debug)]
 pub enum FloorKind {
     /// Statements timed together inside one transaction that is rolled back

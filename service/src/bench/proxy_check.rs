@@ -15,14 +15,21 @@ use super::proxy::DelayProxy;
 /// What [`check`] measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProxyCheck {
+    /// The round trip asked for (`--rtt-ms`).
     pub rtt_target_ms: f64,
+    /// Sequential 1-byte round trips per median.
     pub round_trips: u32,
+    /// Median round trip straight to the echo server.
     pub rtt_direct_ms: f64,
+    /// Median round trip through the delaying proxy.
     pub rtt_proxied_ms: f64,
+    /// Size of the bulk echo.
     pub bulk_mib: u64,
+    /// Bulk echo straight to the echo server.
     pub bulk_direct_mib_s: f64,
     /// Through the same proxy with no delay: what its extra copies alone cost.
     pub bulk_undelayed_mib_s: f64,
+    /// Bulk echo through the delaying proxy.
     pub bulk_proxied_mib_s: f64,
 }
 

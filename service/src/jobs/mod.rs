@@ -21,6 +21,7 @@ jobs! {
     denormalize_profiles::DenormalizeProfiles,
     refresh_autocomplete::RefreshAutocomplete,
     purge_emails::PurgeEmails,
+    purge_impressions::PurgeImpressions,
     daily_impressions::DailyImpressions,
     backfill_number_ranges::BackfillNumberRanges,
     noop::Noop,

@@ -24,7 +24,7 @@ pub struct Settings {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fail: bool,
-    /// Pretend to work on one community (lock key noop:<id>), as denormalize-profiles does.
+    /// Pretend to work on one community (lock key noop:ID), as denormalize-profiles does.
     #[arg(long, conflicts_with = "all")]
     pub community: Option<i64>,
     /// Pretend to work on every community: under the scheduler, one run per community.

@@ -21,8 +21,11 @@ use crate::error::JobError;
 /// One validated fixture entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FixtureRow {
+    /// The entry's `pk`: the row's id (an existing row with it is overwritten).
     pub pk: i64,
+    /// First number, inclusive; checked to be at most `number_end`.
     pub number_start: i32,
+    /// Last number, inclusive; checked to be below `i32::MAX`.
     pub number_end: i32,
 }
 
@@ -161,6 +164,7 @@ fn integer(v: &Value) -> Result<i64, String> {
 /// What a load wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
+    /// Rows upserted, new and overwritten alike.
     pub rows: u64,
 }
 

@@ -7,6 +7,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::JobError;
 
+/// A held advisory lock and the dedicated connection it lives on. Call [`release`](Self::release);
+/// a guard dropped instead closes the connection, and the server frees the lock with it.
 pub struct LockGuard {
     conn: PgConnection,
     key: String,
@@ -41,6 +43,7 @@ pub async fn acquire(
 }
 
 impl LockGuard {
+    /// The lock key as given to [`acquire`], before hashing.
     pub fn key(&self) -> &str {
         &self.key
     }

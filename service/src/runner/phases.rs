@@ -1,6 +1,6 @@
-//! One run, in its phases: [`acquire`] the lock, [`prepare`] (close abandoned
-//! runs, validate, record the `running` row and claim the tick), [`execute`]
-//! the job, [`finish`] (record, release). Every phase that ends the run early
+//! One run, in its phases: `acquire` the lock, `prepare` (close abandoned
+//! runs, validate, record the `running` row and claim the tick), `execute`
+//! the job, `finish` (record, release). Every phase that ends the run early
 //! returns the report as it stands.
 //!
 //! Why the lock comes before the row: a run writes its `running` row only

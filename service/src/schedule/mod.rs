@@ -41,6 +41,7 @@ use crate::signals::Signals;
 /// Where the scheduler is in its shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stop {
+    /// No signal yet: jobs start as their ticks come.
     Running,
     /// First signal: start nothing new, let running jobs finish within the grace period.
     Graceful,

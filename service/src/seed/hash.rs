@@ -22,6 +22,7 @@ pub struct Gen {
 }
 
 impl Gen {
+    /// The builder for `seed`: the same seed gives the same values on any PostgreSQL 13+.
     pub fn new(seed: u64) -> Self {
         Self { seed }
     }

@@ -21,7 +21,7 @@
 //! generated and encoded anything on the same two cores; a wash, so the path
 //! with nothing to ship wins. What did matter is index and foreign-key upkeep:
 //! each table's secondary indexes and foreign keys are set aside during its
-//! load and rebuilt after it ([`ddl`]).
+//! load and rebuilt after it (the `ddl` module).
 //!
 //! **All or nothing.** [`seed_atomically`] runs everything in one transaction
 //! (readers keep seeing the old data until the commit; a failure leaves it),
@@ -77,16 +77,27 @@ const WORK_MEM: &str = "256MB";
 /// and `content_tags` refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Communities; the profiles are spread over them.
     pub communities: u64,
+    /// Profiles in total, over all communities.
     pub profiles: u64,
+    /// Distinct groups the profiles join.
     pub groups: u64,
+    /// Videos, whose titles feed autocomplete.
     pub videos: u64,
+    /// Mailers, sent over the 60 days before the anchor.
     pub mailers: u64,
+    /// Emails in total, over all mailers.
     pub emails: u64,
+    /// Impressions in total, over all `days`.
     pub impressions: u64,
+    /// Distinct pieces of content that impressions and `content_tags` refer to.
     pub contents: u64,
+    /// Distinct tags attached to content.
     pub tags: u64,
+    /// Rows of `my_numbers`.
     pub numbers: u64,
+    /// Days that hold impressions, the last one the day before the anchor.
     pub days: u64,
 }
 
@@ -179,12 +190,15 @@ impl Counts {
 /// Everything that decides the data: the same options give the same tables.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedOptions {
+    /// The scale the default counts came from (reported; `counts` decide).
     pub scale: Scale,
+    /// Seed of every pseudo-random value: the same seed, anchor and counts give the same rows.
     pub seed: u64,
     /// Time anchor (UTC midnight): mailers are sent in the 60 days before it and
     /// impressions fall on the `days` days before it (the last one is "yesterday"
     /// when the anchor is today, the default).
     pub anchor: NaiveDate,
+    /// Rows to write, per table.
     pub counts: Counts,
 }
 
@@ -199,6 +213,8 @@ impl SeedOptions {
         }
     }
 
+    /// Rejects counts that cannot be generated, as bad input naming the flag (see
+    /// [`Counts::validate`]).
     pub fn validate(&self) -> Result<(), JobError> {
         self.counts.validate()
     }
@@ -215,22 +231,32 @@ impl SeedOptions {
 /// Rows written to one table and how fast.
 #[derive(Clone, Debug, Serialize)]
 pub struct TableReport {
+    /// The table written.
     pub table: &'static str,
+    /// Rows written to it.
     pub rows: u64,
+    /// Time to write them, index rebuilds included, in milliseconds.
     pub ms: u64,
+    /// `rows` per second of `ms`.
     pub rows_per_sec: u64,
 }
 
 /// What `seed` did: printed as one JSON object by the CLI.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedReport {
+    /// The scale of the options.
     pub scale: Scale,
+    /// The seed of the options.
     pub seed: u64,
+    /// The time anchor (UTC midnight) the data was placed around.
     pub anchor: NaiveDate,
+    /// Rows written over all tables.
     pub rows: u64,
     /// Time of the writes (emptying and filling every table, then `ANALYZE`).
     pub duration_ms: u64,
+    /// `rows` per second of `duration_ms`.
     pub rows_per_sec: u64,
+    /// Rows and times per table, in the order they were written.
     pub tables: Vec<TableReport>,
     /// Time of the `VACUUM` after the commit (0 when seeding inside a caller's transaction).
     pub vacuum_ms: u64,
@@ -242,8 +268,11 @@ pub struct SeedReport {
 /// The sorted set `seed` filled by running `refresh-autocomplete` after its commit.
 #[derive(Clone, Debug, Serialize)]
 pub struct AutocompleteReport {
+    /// The live sorted set.
     pub key: String,
+    /// Distinct members written (the run's `rows`).
     pub members: u64,
+    /// The run's duration.
     pub ms: u64,
 }
 

@@ -80,6 +80,9 @@ pub async fn ensure_rows(db: &DatabaseConnection, rows: u64) -> Result<(), JobEr
     exec(db, "ANALYZE my_numbers").await
 }
 
+/// Makes sure `my_numbers` holds [`rows_for`] rows and returns the one case: every range null,
+/// backfilled in batches of 10,000 (naive capped at 20 batches of 1,000 above 20k rows and
+/// extrapolated), beside a one-`UPDATE` floor and a GiST index build.
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let rows = rows_for(scale);
     ensure_rows(db, rows).await?;

@@ -34,6 +34,8 @@ fn jan_2000(day: u32) -> Result<NaiveDate, JobError> {
         .ok_or_else(|| JobError::Other(format!("no such bench day 2000-01-{day}")))
 }
 
+/// Creates the days of `scale` once (reused by later runs) and returns the case: one full day, with
+/// the naive strategy run on the capped day and extrapolated when the full one is larger.
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let (contents, first) = plan(scale);
     let full = Day::new(jan_2000(first)?)?;

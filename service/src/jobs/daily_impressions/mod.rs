@@ -204,15 +204,20 @@ impl Job for DailyImpressions {
 /// What one run wrote.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Written {
+    /// `daily_impression_stats` rows written: the run's `rows`.
     pub stats: u64,
+    /// `daily_impression_stats_tags` rows written.
     pub links: u64,
 }
 
 /// One aggregated row: a content and its impressions that day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DayCount {
+    /// Kind of the content (as in `impressions`).
     pub content_type_id: i32,
+    /// Id of the content within its type.
     pub object_id: i64,
+    /// Impressions of the content that day (at least 1).
     pub total: i64,
 }
 

@@ -41,6 +41,9 @@ fn label(n: u64) -> String {
     }
 }
 
+/// Builds the communities of `scale` once (reused by later runs) and returns one case per community
+/// size; the naive strategy runs in full up to 10k profiles and is extrapolated from the 10k
+/// community beyond.
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let capped = ensure_community(db, NAIVE_CAP).await?;
     let mut cases = Vec::new();

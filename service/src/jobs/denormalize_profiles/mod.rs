@@ -57,6 +57,7 @@ pub const DEFAULT_PRECEDENCE: [&str; 4] = ["staff", "moderator", "creator", "mem
 /// (about 15-17 MB) from 10k to 1M profiles at no cost in time, where 20,000
 /// added 10-17 MB and was no faster (statements are 3 + rows / 5,000).
 pub const NAIVE_BATCH: usize = 1_000;
+/// The optimized strategy's default batch (see [`NAIVE_BATCH`] for how it was chosen).
 pub const OPTIMIZED_BATCH: usize = 5_000;
 
 /// Which communities a run rebuilds.
@@ -95,15 +96,20 @@ pub struct Settings {
 /// The job's validated options.
 #[derive(Clone, Debug)]
 pub struct DenormalizeProfiles {
+    /// Which communities the run rebuilds.
     pub target: Target,
     /// Records per insert (`None`: the strategy's default).
     pub batch_size: Option<usize>,
     /// Communities rebuilt at the same time with `--all`.
     pub concurrency: usize,
+    /// Group names in order of precedence for `primary_group`; a profile in none of them gets its
+    /// smallest group name.
     pub precedence: Vec<String>,
 }
 
 impl DenormalizeProfiles {
+    /// Options for `target` with the contract's defaults: the strategy's batch size, one community
+    /// at a time, [`DEFAULT_PRECEDENCE`].
     pub fn new(target: Target) -> Self {
         Self {
             target,
@@ -124,9 +130,13 @@ impl DenormalizeProfiles {
 /// One record to write: `primary` indexes into `groups` (sorted, distinct).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// The profile the record flattens.
     pub profile_id: i64,
+    /// The profile's `user_id`, copied.
     pub user_id: i64,
+    /// Distinct names of the profile's groups, sorted by byte order.
     pub groups: Vec<String>,
+    /// Index into `groups` of the primary group; `None` when the profile has no group.
     pub primary: Option<usize>,
 }
 
@@ -150,6 +160,7 @@ impl Record {
         }
     }
 
+    /// The primary group's name, as written to `primary_group`.
     pub fn primary_group(&self) -> Option<&str> {
         self.primary.map(|i| self.groups[i].as_str())
     }

@@ -51,21 +51,30 @@ const HIGH_IDS_SQL: &str =
 /// The `(sent, id)` of the last mailer whose emails are all gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
+    /// `mailers.sent` of that mailer.
     pub sent: DateTime<Utc>,
+    /// Its id, which orders mailers sent at the same instant.
     pub mailer_id: i64,
 }
 
 /// What one optimized run did.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// Emails deleted: the run's `rows`.
     pub deleted: u64,
+    /// Slices of mailers walked past the old watermark.
     pub slices: u64,
+    /// Delete batches sent (each one statement, in its own transaction).
     pub batches: u64,
+    /// Mailers behind the watermark found again by the catch-up probe (backdated, or with new
+    /// emails).
     pub late_mailers: u64,
+    /// The watermark after the run; `None` when no run has purged anything yet.
     pub watermark: Option<Mark>,
 }
 
 impl Outcome {
+    /// The run report's `details`: slices, batches, late mailers and the watermark.
     pub fn details(&self) -> serde_json::Value {
         serde_json::json!({
             "slices": self.slices,

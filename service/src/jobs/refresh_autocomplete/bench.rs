@@ -21,6 +21,7 @@ use crate::scale::Scale;
 pub const BENCH_KEY: &str = "bench:autocomplete";
 const FLOOR_KEY: &str = "bench:autocomplete:floor";
 
+/// Videos the case refreshes from, per scale.
 pub fn titles_for(scale: Scale) -> u64 {
     match scale {
         Scale::Tiny => 2_000,
@@ -30,6 +31,9 @@ pub fn titles_for(scale: Scale) -> u64 {
     }
 }
 
+/// Makes sure [`titles_for`] videos exist, writes the `redis-cli --pipe` file of their members, and
+/// returns the case; from 20k titles up the naive strategy runs on a tenth of them and is
+/// extrapolated.
 pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCase>, JobError> {
     let titles = titles_for(scale);
     ensure_videos(db, titles).await?;

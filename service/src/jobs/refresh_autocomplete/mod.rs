@@ -267,7 +267,7 @@ end
 return n
 ";
 
-/// Publishes `temp` as `live` (see [`SWAP_SCRIPT`]): one command, atomic.
+/// Publishes `temp` as `live` (see the `SWAP_SCRIPT` constant): one command, atomic.
 /// `EVAL` rather than `EVALSHA`: always one round trip, the script is tiny.
 pub async fn swap(
     conn: &mut impl ConnectionLike,

@@ -7,6 +7,8 @@ use super::{normalized_titles, prefixes, swap, RefreshAutocomplete, TEMP_TTL_SEC
 use crate::error::JobError;
 use crate::runner::{JobContext, JobOutput};
 
+/// Writes every prefix of every title into `temp` with one `ZADD` round trip each, then swaps
+/// `temp` in as the live key; `rows` is the number of distinct members.
 pub async fn refresh(
     ctx: &JobContext,
     job: &RefreshAutocomplete,

@@ -19,6 +19,9 @@ use crate::error::JobError;
 use crate::progress::Progress;
 use crate::runner::{JobContext, JobOutput};
 
+/// Streams the normalised titles in byte order, cuts each new prefix once, pipelines them into
+/// `temp` while reading, then swaps `temp` in as the live key; `rows` is the number of distinct
+/// members.
 pub async fn refresh(
     ctx: &JobContext,
     job: &RefreshAutocomplete,

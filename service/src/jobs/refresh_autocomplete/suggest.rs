@@ -7,6 +7,8 @@ use serde::Serialize;
 use super::check_options;
 use crate::error::JobError;
 
+/// Completions of one typed prefix, as [`suggest`] finds them and `autocomplete suggest` prints
+/// them.
 #[derive(Debug, Serialize)]
 pub struct Suggestions {
     /// The prefix as looked up: normalised like the titles, cut to `max_prefix`.
