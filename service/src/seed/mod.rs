@@ -8,7 +8,7 @@
 //! and any other job state are kept), then writes rows with explicit ids, so
 //! the same [`SeedOptions`] give byte-for-byte the same tables. The jobs'
 //! output tables (`denorm_profile_records`, `daily_impression_stats(_tags)`)
-//! are filled with what the optimized jobs would write ([`derived`]), so a
+//! are filled with what the optimized jobs would write (`derived.rs`), so a
 //! seeded database looks like production's; the CLI also refreshes the
 //! autocomplete set when a Redis is configured.
 //!
