@@ -24,7 +24,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "cargo build --release -p sitejobs"
 cargo build --release -p sitejobs
-BIN=target/release/sitejobs
+# Wherever cargo put it: CARGO_TARGET_DIR, build.target-dir, or target/.
+TARGET_DIR="$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+BIN="${TARGET_DIR:-$ROOT/target}/release/sitejobs"
 
 step "sitejobs migrate up"
 "$BIN" migrate up

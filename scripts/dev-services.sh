@@ -8,7 +8,11 @@
 #                                    #   eval "$(scripts/dev-services.sh env)"
 #
 # Ports: SITEJOBS_PG_PORT (default 55432), SITEJOBS_REDIS_PORT (default 56379).
-# Both servers listen on 127.0.0.1 only.
+# Both servers listen on 127.0.0.1 only. When a default port is held by
+# something that is not this checkout's server (another checkout's cluster, a
+# system Redis), the next free port is used and written to .dev/env; a port
+# set explicitly and held by someone else stops the script, naming the holder.
+# The ports last used (in .dev/env) are tried first, so they stay stable.
 #
 # Where the data lives:
 #   * not root: .dev/data/ inside the project (git-ignored);
@@ -24,8 +28,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEV_DIR="$ROOT/.dev"
 ENV_FILE="$DEV_DIR/env"
 
-PG_PORT="${SITEJOBS_PG_PORT:-55432}"
-REDIS_PORT="${SITEJOBS_REDIS_PORT:-56379}"
+# Ports last written to .dev/env by this checkout, if any.
+env_port() {
+    [[ -f "$ENV_FILE" ]] || return 0
+    sed -n "s|^export $1=.*127\.0\.0\.1:\([0-9]*\)/.*|\1|p" "$ENV_FILE" | head -n1
+}
+PG_PORT_EXPLICIT="${SITEJOBS_PG_PORT:+1}"
+REDIS_PORT_EXPLICIT="${SITEJOBS_REDIS_PORT:+1}"
+PG_PORT="${SITEJOBS_PG_PORT:-$(env_port DATABASE_URL)}"
+PG_PORT="${PG_PORT:-55432}"
+REDIS_PORT="${SITEJOBS_REDIS_PORT:-$(env_port REDIS_URL)}"
+REDIS_PORT="${REDIS_PORT:-56379}"
 PG_USER=sitejobs          # database role (initdb superuser)
 PG_DB=sitejobs
 START_TIMEOUT=60          # seconds
@@ -63,15 +76,71 @@ REDIS_DIR="$DATA/redis"          # pidfile, log, (unused) dump dir
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
 
-DATABASE_URL_VALUE="postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
-REDIS_URL_VALUE="redis://127.0.0.1:$REDIS_PORT/"
+database_url_value() { printf 'postgres://%s@127.0.0.1:%s/%s' "$PG_USER" "$PG_PORT" "$PG_DB"; }
+redis_url_value() { printf 'redis://127.0.0.1:%s/' "$REDIS_PORT"; }
+
+# --- ports ------------------------------------------------------------------
+
+# Whether something accepts TCP connections on 127.0.0.1:$1.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Who listens on port $1, as "name (pid N)" when ss can tell.
+port_holder() {
+    local line
+    line="$(ss -ltnpH "( sport = :$1 )" 2>/dev/null | head -n1 || true)"
+    if [[ "$line" =~ users:\(\(\"([^\"]+)\",pid=([0-9]+) ]]; then
+        printf '%s (pid %s)' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+    else
+        printf 'another process'
+    fi
+}
+
+# The first port from $1 upwards that nobody listens on.
+free_port_from() {
+    local p="$1"
+    while port_busy "$p"; do
+        p=$((p + 1))
+        (( p < 65535 )) || die "no free port above $1"
+    done
+    printf '%s' "$p"
+}
+
+# Keeps the port of variable $1 (PG_PORT / REDIS_PORT) if free, else moves it
+# to a free one; an explicitly set port held by someone else is an error.
+# $2: the server's name, $3: whether the port was set explicitly, $4: its variable.
+claim_port() {
+    local var="$1" what="$2" explicit="$3" setting="$4" port holder next
+    port="${!var}"
+    port_busy "$port" || return 0
+    holder="$(port_holder "$port")"
+    if [[ -n "$explicit" ]]; then
+        die "$what: port $port ($setting) is held by $holder, not this checkout's $what; stop it or choose another $setting"
+    fi
+    next="$(free_port_from $((port + 1)))"
+    log "$what: port $port is held by $holder, not this checkout's $what; using $next (written to .dev/env)"
+    printf -v "$var" '%s' "$next"
+}
 
 # --- binaries ---------------------------------------------------------------
 
 PG_BIN=""
 find_pg_bin() {
     PG_BIN=""
-    local d
+    local d p v
+    # An existing cluster runs only with its own major version's binaries.
+    if [[ -f "$PGDATA_DIR/PG_VERSION" ]]; then
+        v="$(tr -dc '0-9.' <"$PGDATA_DIR/PG_VERSION")"
+        d="/usr/lib/postgresql/$v/bin"
+        if [[ -x "$d/pg_ctl" && -x "$d/postgres" ]]; then
+            PG_BIN="$d"
+            return 0
+        fi
+        if p="$(command -v pg_ctl 2>/dev/null)" && [[ "$("$p" --version 2>/dev/null)" =~ \ $v[.\ ] ]]; then
+            PG_BIN="$(dirname "$(readlink -f "$p")")"
+            return 0
+        fi
+        return 1
+    fi
     # newest /usr/lib/postgresql/<version>/bin first
     while IFS= read -r d; do
         if [[ -x "$d/pg_ctl" && -x "$d/initdb" && -x "$d/postgres" ]]; then
@@ -102,6 +171,11 @@ ensure_installed() {
     # Only what is missing: `apt-get install postgresql` on a box that has it
     # would upgrade (and restart) the installed server.
     local pkgs=()
+    if [[ -f "$PGDATA_DIR/PG_VERSION" ]] && ! find_pg_bin; then
+        local v
+        v="$(tr -dc '0-9.' <"$PGDATA_DIR/PG_VERSION")"
+        die "the cluster in $PGDATA_DIR is PostgreSQL $v, whose server binaries are not installed: install postgresql-$v, or remove $PGDATA_DIR to start afresh"
+    fi
     find_pg_bin || pkgs+=(postgresql)
     have_redis || pkgs+=(redis-server)
     [[ ${#pkgs[@]} -eq 0 ]] && return 0
@@ -237,8 +311,12 @@ pg_start() {
             || { cat "$PG_RUN/initdb.log" >&2; die "initdb failed"; }
     fi
     if pg_running; then
-        log "postgres: already running (data $PGDATA_DIR)"
+        local port
+        port="$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$PGDATA_DIR/sitejobs-dev.conf" 2>/dev/null || true)"
+        [[ -n "$port" ]] && PG_PORT="$port"
+        log "postgres: already running on 127.0.0.1:$PG_PORT (data $PGDATA_DIR)"
     else
+        claim_port PG_PORT postgres "$PG_PORT_EXPLICIT" SITEJOBS_PG_PORT
         write_pg_conf
         log "postgres: starting on 127.0.0.1:$PG_PORT (log $PG_LOG)"
         if ! as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t "$START_TIMEOUT" >/dev/null; then
@@ -300,23 +378,46 @@ redis_ping() {
     fi
 }
 
+# The port our redis-server process listens on (from its process title).
+redis_pid_port() {
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 | cut -d: -f2 || true
+}
+
+# Whether process $1 is the one listening on $REDIS_PORT (when ss can tell).
+redis_listener_is() {
+    local line
+    line="$(ss -ltnpH "( sport = :$REDIS_PORT )" 2>/dev/null || true)"
+    [[ "$line" != *users:* || "$line" == *"pid=$1,"* ]]
+}
+
 redis_start() {
-    if redis_pid >/dev/null && redis_ping; then
-        log "redis: already running (pid $(redis_pid))"
+    local pid port
+    if pid="$(redis_pid)" && port="$(redis_pid_port "$pid")" && [[ -n "$port" ]]; then
+        REDIS_PORT="$port"
+        log "redis: already running (pid $pid) on 127.0.0.1:$REDIS_PORT"
     else
+        claim_port REDIS_PORT redis "$REDIS_PORT_EXPLICIT" SITEJOBS_REDIS_PORT
         log "redis: starting on 127.0.0.1:$REDIS_PORT (log $REDIS_LOG)"
         rm -f "$REDIS_PID"
+        : >"$REDIS_LOG"
         # Bound to loopback only, so protected mode has nothing to protect.
         redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode no \
             --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
             --dir "$REDIS_DIR" --save '' --appendonly no >/dev/null \
             || die "redis-server failed to start (see $REDIS_LOG)"
     fi
+    # Ready means *our* process answers: another Redis on the port must not pass for it.
     local deadline=$((SECONDS + START_TIMEOUT))
-    until redis_ping; do
+    until pid="$(redis_pid)" && redis_listener_is "$pid" && redis_ping; do
+        if grep -q "Could not create server TCP listening socket" "$REDIS_LOG" 2>/dev/null; then
+            SECONDS=$deadline
+        fi
         if (( SECONDS >= deadline )); then
             tail -n 20 "$REDIS_LOG" >&2 || true
-            die "redis not answering on 127.0.0.1:$REDIS_PORT after ${START_TIMEOUT}s (port taken?)"
+            if port_busy "$REDIS_PORT"; then
+                die "redis: port $REDIS_PORT is held by $(port_holder "$REDIS_PORT"), not this checkout's redis-server (see $REDIS_LOG)"
+            fi
+            die "redis not answering on 127.0.0.1:$REDIS_PORT after ${START_TIMEOUT}s (see $REDIS_LOG)"
         fi
         sleep 0.2
     done
@@ -344,8 +445,8 @@ write_env() {
     mkdir -p "$DEV_DIR"
     cat >"$ENV_FILE" <<EOF
 # Written by scripts/dev-services.sh start; load with: source .dev/env
-export DATABASE_URL=$DATABASE_URL_VALUE
-export REDIS_URL=$REDIS_URL_VALUE
+export DATABASE_URL=$(database_url_value)
+export REDIS_URL=$(redis_url_value)
 EOF
 }
 
@@ -359,7 +460,7 @@ cmd_start() {
     redis_start
     write_env
     "$ROOT/scripts/redis-cluster.sh" start  # the cluster tests' three nodes (REDIS_CLUSTER_URL)
-    log "ready: DATABASE_URL=$DATABASE_URL_VALUE REDIS_URL=$REDIS_URL_VALUE"
+    log "ready: DATABASE_URL=$(database_url_value) REDIS_URL=$(redis_url_value)"
     log "load with: source $ENV_FILE"
 }
 
@@ -404,7 +505,7 @@ cmd_env() {
     if [[ -f "$ENV_FILE" ]]; then
         grep '^export ' "$ENV_FILE"
     else
-        printf 'export DATABASE_URL=%s\nexport REDIS_URL=%s\n' "$DATABASE_URL_VALUE" "$REDIS_URL_VALUE"
+        printf 'export DATABASE_URL=%s\nexport REDIS_URL=%s\n' "$(database_url_value)" "$(redis_url_value)"
     fi
 }
 

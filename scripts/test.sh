@@ -31,6 +31,25 @@ if [[ -z "${REDIS_CLUSTER_URL:-}" ]]; then
 fi
 export REDIS_CLUSTER_URL
 
-# The integration tests exec the built binary (target/debug/sitejobs).
+# The dashboard test drives a real headless Chromium through chromedriver;
+# it fails (never skips) without them, so install Debian's packages here.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [[ "$(id -u)" -eq 0 ]]; then
+        echo "test.sh: installing chromium and chromium-driver (apt-get)" >&2
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver </dev/null >&2
+    else
+        echo "test.sh: the dashboard test needs chromium and chromedriver:" >&2
+        echo "    sudo apt-get install -y chromium chromium-driver" >&2
+        exit 1
+    fi
+fi
+
+# The integration tests exec the built binary ($CARGO_TARGET_DIR, default
+# target/, then debug/sitejobs): cargo and the tests both honour CARGO_TARGET_DIR.
+# The tests run in tests/, so a relative one is made absolute first.
+if [[ -n "${CARGO_TARGET_DIR:-}" && "$CARGO_TARGET_DIR" != /* ]]; then
+    export CARGO_TARGET_DIR="$ROOT/$CARGO_TARGET_DIR"
+fi
 cargo build -p sitejobs
 exec cargo test --workspace "$@"

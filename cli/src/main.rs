@@ -47,6 +47,10 @@ pub enum Command {
     Run(commands::run::Args),
     /// List recent job runs.
     Runs(commands::runs::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(commands::completions::Args),
+    /// Print the man page (roff) to stdout: `sitejobs man | man -l -`.
+    Man,
     /// Measure every job's strategies in child processes and print the table.
     Bench(commands::bench::Args),
     /// Title completions served from the Redis sorted set.
@@ -67,6 +71,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return commands::usage_error(e),
     };
+    // Every password these URLs carry is scrubbed from whatever we print.
+    for url in [&cli.database_url, &cli.redis_url].into_iter().flatten() {
+        service::secrets::remember_url(url);
+    }
     init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -81,12 +89,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs on stderr, scrubbed of passwords. Colour only for a person at a
+/// terminal: a file or a pipe (`2>> sitejobs.log` under cron) gets plain text,
+/// and `NO_COLOR` (any non-empty value, see no-color.org) turns it off everywhere.
 fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SITEJOBS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        .with_writer(|| service::secrets::ScrubbingWriter(std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

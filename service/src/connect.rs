@@ -6,6 +6,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::error::JobError;
 use crate::redis_conn::{says_cluster, split_urls, RedisConn};
+pub use crate::secrets::mask_url;
 
 /// How long a connection attempt may take before it is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,7 +19,8 @@ const REDIS_HINT: &str =
 
 /// Opens a pool on `url` and checks that the server answers.
 pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConnection, JobError> {
-    let shown = redact(url);
+    crate::secrets::remember_url(url);
+    let shown = mask_url(url);
     probe_db(url, &shown).await?;
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(max_connections)
@@ -58,7 +60,7 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
         .map_err(|e| {
             JobError::Unreachable(format!(
                 "cannot connect to PostgreSQL at {shown}: {}; {DB_HINT}",
-                crate::error::clean_message(&e.to_string())
+                crate::secrets::scrub(&crate::error::clean_message(&e.to_string()))
             ))
         })?;
     let _ = conn.close().await;
@@ -70,10 +72,12 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
 /// first node's `INFO cluster` tells which, and a cluster gets the redis
 /// crate's cluster client seeded with every node given.
 pub async fn connect_redis(urls: &str) -> Result<RedisConn, JobError> {
-    let shown = redact(urls);
+    crate::secrets::remember_url(urls);
+    let shown = mask_url(urls);
     let unreachable = |why: String| {
         JobError::Unreachable(format!(
-            "cannot connect to Redis at {shown}: {why}; {REDIS_HINT}"
+            "cannot connect to Redis at {shown}: {}; {REDIS_HINT}",
+            crate::secrets::scrub(&why)
         ))
     };
     let nodes = split_urls(urls);
@@ -93,7 +97,7 @@ pub async fn connect_redis(urls: &str) -> Result<RedisConn, JobError> {
             return Err(JobError::bad_input(format!(
                 "the Redis URL names {} servers but {} is not a cluster node (cluster_enabled:0): give one URL, or the nodes of a Redis Cluster",
                 nodes.len(),
-                redact(first)
+                mask_url(first)
             )));
         }
         return Ok(RedisConn::Single(conn));
@@ -140,53 +144,6 @@ async fn connect_cluster(
     Ok(conn)
 }
 
-/// The URL (or comma-separated URLs) without passwords, for messages.
-pub fn redact(urls: &str) -> String {
-    // Split only where a new URL starts: a comma may also sit inside a password.
-    let mut starts: Vec<usize> = urls
-        .match_indices(',')
-        .map(|(i, _)| i + 1)
-        .filter(|&i| starts_url(&urls[i..]))
-        .collect();
-    starts.insert(0, 0);
-    let ends = starts.iter().skip(1).map(|&i| i - 1).chain([urls.len()]);
-    starts
-        .iter()
-        .zip(ends)
-        .map(|(&a, b)| redact_one(&urls[a..b]))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Whether `s` begins with `scheme://` (after blanks).
-fn starts_url(s: &str) -> bool {
-    let s = s.trim_start();
-    s.find("://").is_some_and(|i| {
-        i > 0
-            && s[..i]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '+')
-    })
-}
-
-fn redact_one(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// `url` with its database name replaced by `db` (query string kept).
 pub fn url_with_database(url: &str, db: &str) -> String {
     let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
@@ -205,19 +162,4 @@ pub fn database_name(url: &str) -> Option<String> {
     path.find('/')
         .map(|i| path[i + 1..].to_owned())
         .filter(|s| !s.is_empty())
-}
-
-#[cfg(test)]
-mod unit {
-    use super::redact;
-
-    #[test]
-    fn redact_hides_every_password_of_a_node_list() {
-        assert_eq!(
-            redact("redis://:s3cret@a:7000,redis://u:pw@b:7000"),
-            "redis://:***@a:7000,redis://u:***@b:7000"
-        );
-        assert_eq!(redact("redis://u:p,w@a:1/"), "redis://u:***@a:1/");
-        assert_eq!(redact("redis://a:1"), "redis://a:1");
-    }
 }

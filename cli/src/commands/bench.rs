@@ -9,7 +9,7 @@ use service::bench::harness::{self, BenchOptions};
 use service::bench::proxy::{url_addr, url_via, DelayProxy};
 use service::bench::proxy_check::{self, ProxyCheck};
 use service::bench::{default_jobs, jobs_named};
-use service::connect::{connect_db, database_name, redact, url_with_database};
+use service::connect::{connect_db, database_name, mask_url, url_with_database};
 use service::scale::Scale;
 use service::Strategy;
 
@@ -165,7 +165,7 @@ async fn delayed_urls(
         let (host_port, addr) = url_addr(url, default_port).ok_or_else(|| {
             bad_input(format!(
                 "--rtt-ms: cannot find the server's address in {}",
-                redact(url)
+                mask_url(url)
             ))
         })?;
         Ok::<_, anyhow::Error>((url.to_owned(), host_port, addr))

@@ -1,6 +1,7 @@
 //! One file per subcommand; this one dispatches and maps errors to exit codes.
 pub mod autocomplete;
 pub mod bench;
+pub mod completions;
 pub mod migrate;
 pub mod numbers;
 pub mod run;
@@ -20,6 +21,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&cli, args).await,
         Command::Runs(args) => runs::run(&cli, args).await,
         Command::Bench(args) => bench::run(&cli, args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
         Command::Autocomplete(args) => autocomplete::run(&cli, args).await,
         Command::Seed(args) => seed::run(&cli, args).await,
         Command::Schedule(args) => schedule::run(&cli, args).await,
@@ -34,6 +37,7 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
         _ => 1,
     };
     let msg = format!("{e:#}").replace('\n', " ");
+    let msg = service::secrets::scrub(&msg);
     eprintln!("error: {msg}");
     ExitCode::from(code)
 }

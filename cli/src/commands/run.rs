@@ -86,10 +86,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         .job
         .run(&services, &invocation.options, stop.boxed())
         .await?;
-    println!("{}", report.to_json_line());
+    println!("{}", service::secrets::scrub(&report.to_json_line()));
     // A tick another scheduler took is the scheduler's business, not an error to show.
     if let Some(e) = report.error.as_ref().filter(|_| !report.claimed_elsewhere) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", service::secrets::scrub(e));
     }
     Ok(ExitCode::from(report.exit_code()))
 }

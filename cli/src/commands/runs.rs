@@ -1,12 +1,18 @@
 //! `sitejobs runs [--job NAME] [--limit N] [--json]`: recent job runs, newest first.
+//! `sitejobs runs prune --older-than 30d`: delete old history (service::ops::prune).
 use std::process::ExitCode;
+use std::time::Duration;
 
+use service::ops::prune;
 use service::runner::history;
 
 use crate::Cli;
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
     /// Only runs of this job.
     #[arg(long)]
     pub job: Option<String>,
@@ -17,7 +23,23 @@ pub struct Args {
     pub json: bool,
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum Action {
+    /// Delete the runs that ended before --older-than; each job's latest run always stays.
+    Prune(PruneArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// How old a run's end must be to go: 30d, 12h, 90m, "1d 12h".
+    #[arg(long, value_parser = prune::parse_age)]
+    pub older_than: Duration,
+}
+
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(Action::Prune(p)) = &args.action {
+        return run_prune(cli, p).await;
+    }
     let db = crate::config::database(cli).await?;
     let runs = history::recent(&db, args.job.as_deref(), args.limit).await?;
     if args.json {
@@ -57,5 +79,17 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
             r.error.as_deref().unwrap_or("")
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one JSON line: how many runs went, and the cutoff.
+async fn run_prune(cli: &Cli, args: &PruneArgs) -> anyhow::Result<ExitCode> {
+    let before = prune::cutoff(chrono::Utc::now(), args.older_than)?;
+    let db = crate::config::database(cli).await?;
+    let deleted = prune::prune(&db, before).await?;
+    println!(
+        "{}",
+        serde_json::json!({ "deleted": deleted, "before": before.to_rfc3339() })
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,15 @@
-//! `sitejobs schedule [--config sitejobs.toml] [--check] [--grace-seconds N]`:
+//! `sitejobs schedule [--config sitejobs.toml] [--check] [--grace-seconds N] [--listen ADDR]`:
 //! runs the jobs of a schedule file at their cron times until SIGTERM/Ctrl-C
 //! (exit 0), or with `--check` validates the file and prints each job's next
 //! run. The runs it starts read their job settings from the same file.
+//! With `--listen` it serves `/metrics`, `/healthz` and `/` (service::ops).
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{SecondsFormat, Utc};
+use service::ops::{http, Monitor};
 use service::schedule::{self, Launcher, Schedule};
 use service::signals::Signals;
 
@@ -22,7 +25,15 @@ pub struct Args {
     /// On SIGTERM/Ctrl-C, how long running jobs get to finish before they are rolled back.
     #[arg(long, default_value_t = 30)]
     pub grace_seconds: u64,
+    /// Serve /metrics, /healthz and the page on this address (e.g. 127.0.0.1:9187).
+    /// Bind to a private address or put a proxy in front; see SITEJOBS_HTTP_TOKEN.
+    #[arg(long, env = "SITEJOBS_LISTEN")]
+    pub listen: Option<String>,
 }
+
+/// The bearer token guarding `/` and `/metrics`: from the environment only, so
+/// that it never shows in `ps`.
+const TOKEN_ENV: &str = "SITEJOBS_HTTP_TOKEN";
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     // Handlers first: a signal during start-up must not kill the process half-way.
@@ -33,12 +44,40 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         print_check(&file.name(), &schedule);
         return Ok(ExitCode::SUCCESS);
     }
+    // Bound before connecting: a taken port is reported at once, not after the database is up.
+    let listener = match &args.listen {
+        Some(addr) => Some(http::bind(addr).await?),
+        None => None,
+    };
     let Some(db) = connect(cli, &mut signals).await? else {
         return Ok(ExitCode::SUCCESS);
     };
     let launcher = launcher(cli, file.path())?;
     let grace = Duration::from_secs(args.grace_seconds);
-    schedule::run(schedule, db, launcher, grace, signals).await;
+    let monitor = Arc::new(Monitor::default());
+    let server = match listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            let token = std::env::var(TOKEN_ENV).ok();
+            if token.as_deref().is_none_or(str::is_empty) && !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "serving job errors without {TOKEN_ENV} on a non-loopback address");
+            }
+            tracing::info!(url = %format!("http://{addr}/"), "serving /metrics, /healthz and the page");
+            let entries = schedule.entries.clone();
+            Some(http::serve(
+                listener,
+                db.clone(),
+                monitor.clone(),
+                entries,
+                token,
+            ))
+        }
+        None => None,
+    };
+    schedule::run(schedule, db, launcher, grace, signals, monitor).await;
+    if let Some(server) = server {
+        server.abort();
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -55,6 +94,9 @@ fn print_check(source: &str, schedule: &Schedule) {
             .join(" ");
         if let Some(units) = e.fanout {
             what.push_str(&format!(" ({})", units.describe()));
+        }
+        if e.timezone != chrono_tz::Tz::UTC {
+            what.push_str(&format!(" [cron in {}]", e.timezone));
         }
         println!("{next}  {:<18} {what}", format!("\"{}\"", e.cron_text));
     }

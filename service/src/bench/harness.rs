@@ -126,10 +126,14 @@ async fn run_child(
     args: &[String],
     strategy: Strategy,
 ) -> Result<ChildRun, JobError> {
+    let common = crate::registry::Common {
+        strategy,
+        ..Default::default()
+    };
     let mut cmd = tokio::process::Command::new(&opts.exe);
     cmd.arg("run")
         .args(args)
-        .args(["--strategy", strategy.as_str()])
+        .args(crate::settings::to_args(&common)?)
         .env("DATABASE_URL", &opts.database_url)
         .env("SITEJOBS_LOG", "warn");
     match &opts.redis_url {

@@ -20,6 +20,13 @@ fn host() -> Option<String> {
     })
 }
 
+/// Errors are stored without the passwords of the process's connection URLs.
+fn scrubbed(error: &Option<String>) -> Option<String> {
+    error
+        .as_deref()
+        .map(|e| crate::secrets::scrub(e).into_owned())
+}
+
 fn new_row(report: &RunReport) -> job_run::ActiveModel {
     job_run::ActiveModel {
         job: Set(report.job.clone()),
@@ -29,7 +36,7 @@ fn new_row(report: &RunReport) -> job_run::ActiveModel {
         started_at: Set(report.started_at),
         status: Set(report.status),
         finished_at: Set((report.status != RunStatus::Running).then(Utc::now)),
-        error: Set(report.error.clone()),
+        error: Set(scrubbed(&report.error)),
         rows: Set(0),
         db_statements: Set(0),
         redis_commands: Set(0),
@@ -68,7 +75,7 @@ pub async fn finish(
         rows: Set(report.rows as i64),
         db_statements: Set(report.db_statements as i64),
         redis_commands: Set(report.redis_commands as i64),
-        error: Set(report.error.clone()),
+        error: Set(scrubbed(&report.error)),
         ..Default::default()
     };
     job_run::Entity::update(row).exec(db).await?;
@@ -134,7 +141,7 @@ pub async fn abandon(db: &impl ConnectionTrait, tick: &str, error: &str) -> Resu
         .set(job_run::ActiveModel {
             status: Set(RunStatus::Error),
             finished_at: Set(Some(Utc::now())),
-            error: Set(Some(error.to_owned())),
+            error: Set(Some(crate::secrets::scrub(error).into_owned())),
             ..Default::default()
         })
         .filter(job_run::Column::Tick.eq(tick))

@@ -4,8 +4,12 @@
 //! ```toml
 //! [[job]]
 //! name = "purge-emails"
-//! cron = "0 30 3 * * *"        # sec min hour day month weekday, UTC
+//! cron = "0 30 3 * * *"        # sec min hour day month weekday
+//! timezone = "Europe/Zagreb"    # IANA name; default UTC
 //! args = ["--retention-days", "14"]
+//!
+//! [scheduler]
+//! history_retention = "90d"     # job_runs older than this are pruned daily
 //! ```
 //!
 //! Everything is checked before anything runs: the TOML, each cron
@@ -14,6 +18,7 @@
 //! table and validated into the job's options), so a typo fails at start,
 //! not at 3 a.m.
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use serde::Deserialize;
@@ -30,7 +35,18 @@ struct RawEntry {
     cron: String,
     #[serde(default)]
     args: Vec<String>,
+    timezone: Option<String>,
 }
+
+/// The `[scheduler]` table: settings of the scheduler itself.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScheduler {
+    history_retention: Option<String>,
+}
+
+/// How long `job_runs` rows are kept when the file does not say.
+pub const DEFAULT_RETENTION: &str = "90d";
 
 /// One scheduled job: what to run and when.
 #[derive(Clone)]
@@ -43,6 +59,8 @@ pub struct Entry {
     pub cron: Cron,
     /// The job's arguments as written.
     pub args: Vec<String>,
+    /// The zone the cron fields are read in (UTC unless the entry names one).
+    pub timezone: Tz,
     /// Set when the run is split into one run per unit (`denormalize-profiles --all`).
     pub fanout: Option<Units>,
     job: &'static JobEntry,
@@ -67,14 +85,20 @@ impl Entry {
     }
 
     /// The first tick strictly after `t`, or `None` if the expression has no more.
+    /// Computed on the entry's wall clock, so daylight-saving changes are
+    /// croner's rules: a time skipped by spring-forward runs at the first
+    /// instant after the gap, a time repeated by fall-back runs once.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_next_occurrence(&t, false).ok()
+        self.cron
+            .find_next_occurrence(&t.with_timezone(&self.timezone), false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// How many ticks fell strictly between `from` and `to` (capped: it is for a log line).
     pub fn ticks_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
         self.cron
-            .iter_after(from)
+            .iter_after(from.with_timezone(&self.timezone))
             .take_while(|t| *t < to)
             .take(10_000)
             .count()
@@ -86,9 +110,12 @@ impl Entry {
 pub struct Schedule {
     /// Its entries, in file order.
     pub entries: Vec<Entry>,
+    /// `job_runs` rows that ended longer ago than this are pruned once a day.
+    pub history_retention: std::time::Duration,
 }
 
-/// Cron expressions of 5 fields (as crontab) or 6 (seconds first), in UTC;
+/// Cron expressions of 5 fields (as crontab) or 6 (seconds first), read in
+/// the entry's time zone;
 /// `@daily` and friends work too.
 pub fn parse_cron(text: &str) -> Result<Cron, String> {
     CronParser::builder()
@@ -109,6 +136,17 @@ pub fn load(file: &SettingsFile) -> Result<Schedule, JobError> {
         ));
     }
     let mut table = file.table().clone();
+    let scheduler: RawScheduler = match table.remove("scheduler") {
+        Some(v) => v
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(format!("[scheduler]: {}", e.message().trim())))?,
+        None => RawScheduler::default(),
+    };
+    let retention_text = scheduler
+        .history_retention
+        .unwrap_or_else(|| DEFAULT_RETENTION.to_owned());
+    let history_retention = crate::ops::prune::parse_age(&retention_text)
+        .map_err(|e| bad(format!("[scheduler] history_retention: {e}")))?;
     let Some(jobs) = table.remove("job") else {
         return Err(bad("no [[job]] entries: add one per scheduled job".into()));
     };
@@ -130,11 +168,20 @@ pub fn load(file: &SettingsFile) -> Result<Schedule, JobError> {
     if entries.is_empty() {
         return Err(bad("no [[job]] entries: add one per scheduled job".into()));
     }
-    Ok(Schedule { entries })
+    Ok(Schedule {
+        entries,
+        history_retention,
+    })
 }
 
 fn entry(raw: RawEntry, file: &SettingsFile) -> Result<Entry, String> {
     let cron = parse_cron(&raw.cron).map_err(|e| format!("invalid cron '{}': {e}", raw.cron))?;
+    let timezone = match &raw.timezone {
+        None => Tz::UTC,
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            format!("unknown timezone '{name}' (an IANA name such as \"Europe/Zagreb\" or \"UTC\")")
+        })?,
+    };
     let job = registry::find(&raw.name)
         .ok_or_else(|| format!("unknown job '{}' (known: {})", raw.name, registry::names()))?;
     let args_error = |e: JobError| format!("args {:?}: {e}", raw.args);
@@ -153,6 +200,7 @@ fn entry(raw: RawEntry, file: &SettingsFile) -> Result<Entry, String> {
         cron_text: raw.cron,
         cron,
         args: raw.args,
+        timezone,
         fanout,
         job,
         matches,

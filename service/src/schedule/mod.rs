@@ -35,6 +35,7 @@ pub use child::Launcher;
 pub use config::{Entry, Schedule};
 
 use crate::error::JobError;
+use crate::ops::Monitor;
 use crate::runner::{history, lock};
 use crate::signals::Signals;
 
@@ -54,6 +55,7 @@ struct Shared {
     db: DatabaseConnection,
     launcher: Launcher,
     grace: Duration,
+    monitor: Arc<Monitor>,
 }
 
 /// One unit of work at one tick: `run <job> <args>`, claimed as `tick`.
@@ -69,28 +71,51 @@ pub async fn run(
     launcher: Launcher,
     grace: Duration,
     mut signals: Signals,
+    monitor: Arc<Monitor>,
 ) {
     let shared = Arc::new(Shared {
         db,
         launcher,
         grace,
+        monitor,
     });
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut loops = 0;
     for entry in schedule.entries {
-        tracing::info!(job = %entry.name, cron = %entry.cron_text, args = %entry.args.join(" "), "scheduled");
+        tracing::info!(job = %entry.name, cron = %entry.cron_text, timezone = %entry.timezone, args = %entry.args.join(" "), "scheduled");
         tasks.spawn(entry_loop(entry, shared.clone(), stop_rx.clone()));
+        loops += 1;
     }
+    shared.monitor.set_loops(loops);
+    // Pruning is one more task: it ends on the stop signal like the loops.
+    let pruning = tasks
+        .spawn(crate::ops::prune::daily(
+            shared.db.clone(),
+            schedule.history_retention,
+            stop_rx.clone(),
+        ))
+        .id();
     loop {
         tokio::select! {
             signal = signals.recv() => {
+                shared.monitor.set_stopping();
                 let next = if *stop_tx.borrow() == Stop::Running { Stop::Graceful } else { Stop::Now };
                 tracing::info!(signal, grace_s = grace.as_secs(), "stopping: no new runs; running ones get the grace period (signal again to stop them now)");
                 stop_tx.send_replace(next);
             }
-            done = tasks.join_next() => {
-                if let Some(Err(e)) = &done {
-                    tracing::error!(error = %e, "a schedule task ended abnormally");
+            done = tasks.join_next_with_id() => {
+                let ended = match &done {
+                    Some(Ok((id, ()))) => Some(*id),
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "a schedule task ended abnormally");
+                        Some(e.id())
+                    }
+                    None => None,
+                };
+                if ended.is_some_and(|id| id != pruning) {
+                    loops -= 1;
+                    shared.monitor.set_loops(loops);
                 }
                 if done.is_none() {
                     break;
@@ -280,6 +305,9 @@ async fn run_unit(
             tracing::info!(job = %entry.name, tick = %unit.tick, status = "skipped", "run finished: tick claimed by another scheduler");
         }
         Some(r) => {
+            shared
+                .monitor
+                .run_ended(&entry.name, r.status.as_str(), r.duration_ms, r.rows);
             if let Some(line) = &end.line {
                 // Results go to stdout; a closed stdout must not stop the scheduler.
                 let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -297,6 +325,7 @@ async fn run_unit(
             );
         }
         None if code == Some(2) => {
+            shared.monitor.run_ended(&entry.name, "bad_input", 0, 0);
             // Bad input is not fixed by trying again; the child said why on stderr.
             tracing::error!(job = %entry.name, tick = %unit.tick, status = "bad_input", exit_code = code, "run finished: rejected as bad input");
         }

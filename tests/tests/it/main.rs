@@ -3,10 +3,12 @@
 mod bench;
 mod cli;
 mod daily_impressions;
+mod dashboard;
 mod denormalize_profiles;
 mod harness;
 mod library;
 mod numbers;
+mod ops;
 mod purge_emails;
 mod purge_impressions;
 mod redis_cluster;
