@@ -24,6 +24,10 @@ mod m20261121_400003_backfill_number_ranges;
 mod m20261121_400004_create_number_range_index;
 mod m20261121_500001_create_purge_watermarks;
 mod m20261130_000001_check_job_run_status;
+mod m20261130_200001_create_denorm_profile_changes;
+mod m20261130_200002_create_denorm_profile_triggers;
+mod m20261130_200003_create_autocomplete_changes;
+mod m20261130_200004_create_video_title_prefix_index;
 pub mod number_ranges;
 
 pub struct Migrator;
@@ -53,6 +57,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_400004_create_number_range_index::Migration),
             Box::new(m20261121_500001_create_purge_watermarks::Migration),
             Box::new(m20261130_000001_check_job_run_status::Migration),
+            Box::new(m20261130_200001_create_denorm_profile_changes::Migration),
+            Box::new(m20261130_200002_create_denorm_profile_triggers::Migration),
+            Box::new(m20261130_200003_create_autocomplete_changes::Migration),
+            Box::new(m20261130_200004_create_video_title_prefix_index::Migration),
         ]
     }
 }

@@ -172,3 +172,10 @@ pub fn to_args<S: Serialize>(settings: &S) -> Result<Vec<String>, JobError> {
     }
     Ok(args)
 }
+
+/// An RFC 3339 instant from a flag (`--now 2026-11-21T03:00:00Z`), for clap's `value_parser`.
+pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("'{s}' is not an RFC 3339 timestamp ({e}), e.g. 2026-11-21T03:00:00Z"))
+}

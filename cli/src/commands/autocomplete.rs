@@ -43,7 +43,7 @@ fn settings(cli: &Cli, args: &SuggestArgs) -> anyhow::Result<(String, usize)> {
     let flags = refresh_autocomplete::Settings {
         key: args.key.clone(),
         max_prefix: args.max_prefix,
-        limit_videos: None,
+        ..Default::default()
     };
     let file = crate::config::settings_file(cli)?;
     let merged = file.merge(refresh_autocomplete::NAME, &flags)?;

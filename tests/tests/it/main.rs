@@ -6,6 +6,8 @@ mod daily_impressions;
 mod dashboard;
 mod denormalize_profiles;
 mod harness;
+mod incremental_autocomplete;
+mod incremental_denormalize;
 mod library;
 mod numbers;
 mod ops;

@@ -77,8 +77,57 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
                 kind: FloorKind::Sql(floor_sql(id)),
             }],
         });
+        cases.push(incremental_case(id, n)?);
     }
     Ok(cases)
+}
+
+/// Profiles the incremental case changes before each run (a tenth of a small community).
+pub const INCREMENTAL_CHANGES: u64 = 1_000;
+
+/// `--incremental` on community `id` of `n` profiles after about
+/// [`INCREMENTAL_CHANGES`] of them changed: half a new `user_id`, half a
+/// membership added or removed. Each run starts from a complete community
+/// (rebuilt by SQL, its state recorded and log emptied), so it never falls back.
+fn incremental_case(id: i64, n: u64) -> Result<BenchCase, JobError> {
+    let changes = INCREMENTAL_CHANGES.min(n / 10).max(2);
+    let every = (n / changes).max(1);
+    let half = changes / 2;
+    let mut reset_sql = floor_sql(id);
+    reset_sql.push(format!(
+        "WITH applied AS (DELETE FROM denorm_profile_changes WHERE community_id = {id})
+         INSERT INTO denorm_profile_refresh_state (community_id, precedence, refreshed_at)
+         VALUES ({id}, ARRAY['staff', 'moderator', 'creator', 'member'], now())
+         ON CONFLICT (community_id) DO UPDATE SET precedence = EXCLUDED.precedence"
+    ));
+    reset_sql.push(format!(
+        "UPDATE profiles SET user_id = -user_id WHERE id IN
+           (SELECT id FROM profiles WHERE community_id = {id} AND id % {every} = 0 ORDER BY id LIMIT {half})"
+    ));
+    // One statement toggles membership of 'staff': removed where present, added where not.
+    reset_sql.push(format!(
+        "WITH t AS (SELECT id FROM profiles WHERE community_id = {id} AND id % {every} = 1 ORDER BY id LIMIT {half}),
+              g AS (SELECT id FROM groups WHERE name = 'staff'),
+              d AS (DELETE FROM profile_groups pg USING t, g
+                    WHERE pg.profile_id = t.id AND pg.group_id = g.id RETURNING pg.profile_id)
+         INSERT INTO profile_groups (profile_id, group_id)
+         SELECT t.id, g.id FROM t, g WHERE t.id NOT IN (SELECT profile_id FROM d)"
+    ));
+    Ok(BenchCase {
+        job: NAME,
+        label: format!(
+            "community of {} profiles, {changes} changed, --incremental",
+            label(n)
+        ),
+        args: run_args::<DenormalizeProfiles>(&Settings {
+            community: Some(id),
+            incremental: true,
+            ..Default::default()
+        })?,
+        naive: NaivePlan::Skip,
+        reset_sql,
+        floors: Vec::new(),
+    })
 }
 
 /// The same rebuild as the job, by PostgreSQL alone in two statements (the

@@ -29,6 +29,7 @@ pub(super) async fn rebuild(
 ) -> Result<u64, JobError> {
     let txn = db.begin().await?;
     super::delete_records(&txn, community).await?;
+    super::incremental::record_state(&txn, community, precedence).await?;
     // Streamed on a pool connection of its own, as Django's `.iterator()` did.
     let mut profiles = profile::Entity::find()
         .filter(profile::Column::CommunityId.eq(community))

@@ -36,6 +36,8 @@ pub(super) async fn rebuild(
 ) -> Result<u64, JobError> {
     let txn = db.begin().await?;
     super::delete_records(&txn, community).await?;
+    // Before the read starts, so it sees every change the dropped entries name.
+    super::incremental::record_state(&txn, community, precedence).await?;
     // The reader fills the next batch while the writer inserts the previous
     // one, so both PostgreSQL backends work at once; the channel holds one
     // batch, so memory stays at about three batches whatever the community's size.

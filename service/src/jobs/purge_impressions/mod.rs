@@ -44,17 +44,11 @@ pub struct Settings {
     #[arg(long, allow_negative_numbers = true)]
     pub keep_days: Option<i64>,
     /// The instant the days are counted back from, RFC 3339 [default: now].
-    #[arg(long, value_parser = parse_now)]
+    #[arg(long, value_parser = crate::settings::parse_instant)]
     pub now: Option<DateTime<Utc>>,
     /// Impressions deleted per statement and transaction (optimized strategy) [default: 10000].
     #[arg(long)]
     pub batch_size: Option<u64>,
-}
-
-fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("'{s}' is not an RFC 3339 timestamp ({e}), e.g. 2026-11-21T03:00:00Z"))
 }
 
 /// The job's validated options: the last due day is computed once, before anything runs.

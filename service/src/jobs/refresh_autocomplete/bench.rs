@@ -41,17 +41,20 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
     // Naive sends one round trip per prefix: run a tenth of the titles and scale up.
     let naive = if titles >= 20_000 {
         let cap = titles / 10;
+        // On a key of its own, so the incremental case still finds the
+        // optimized run's complete set under BENCH_KEY.
         NaivePlan::Capped {
-            args: args(Some(cap))?,
+            args: args(NAIVE_KEY, Some(cap), false)?,
             factor: titles as f64 / cap as f64,
         }
     } else {
         NaivePlan::Full
     };
-    Ok(vec![BenchCase {
+    let every = (titles / INCREMENTAL_CHANGES).max(1);
+    let full = BenchCase {
         job: "refresh-autocomplete",
         label: format!("{} titles, {members} distinct prefixes", short(titles)),
-        args: args(None)?,
+        args: args(BENCH_KEY, None, false)?,
         naive,
         reset_sql: Vec::new(),
         floors: vec![
@@ -70,14 +73,37 @@ pub async fn cases(db: &DatabaseConnection, scale: Scale) -> Result<Vec<BenchCas
                 ),
             },
         ],
-    }])
+    };
+    // Runs right after the full case, whose optimized run left BENCH_KEY complete.
+    let incremental = BenchCase {
+        job: "refresh-autocomplete",
+        label: format!(
+            "{} titles, {INCREMENTAL_CHANGES} changed, --incremental",
+            short(titles)
+        ),
+        args: args(BENCH_KEY, None, true)?,
+        naive: NaivePlan::Skip,
+        // About INCREMENTAL_CHANGES titles change before every run (reversed,
+        // so the next run reverses them back): two log entries each.
+        reset_sql: vec![format!(
+            "UPDATE videos SET title = reverse(title) WHERE id % {every} = 0"
+        )],
+        floors: Vec::new(),
+    };
+    Ok(vec![full, incremental])
 }
 
-fn args(limit_videos: Option<u64>) -> Result<Vec<String>, JobError> {
+/// Titles the incremental case changes before each run.
+pub const INCREMENTAL_CHANGES: u64 = 100;
+/// The key of the capped naive run (a partial set).
+const NAIVE_KEY: &str = "bench:autocomplete:naive";
+
+fn args(key: &str, limit_videos: Option<u64>, incremental: bool) -> Result<Vec<String>, JobError> {
     run_args::<RefreshAutocomplete>(&Settings {
-        key: Some(BENCH_KEY.to_owned()),
-        max_prefix: None,
+        key: Some(key.to_owned()),
         limit_videos,
+        incremental,
+        ..Settings::default()
     })
 }
 

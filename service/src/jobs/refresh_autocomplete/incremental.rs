@@ -1,0 +1,254 @@
+//! `--incremental`: apply only the prefixes that changed titles touch.
+//!
+//! The triggers on `videos` (migration `m20261130_200003`) log every title
+//! that appeared or disappeared. A run takes the entries with `DELETE ...
+//! RETURNING` inside a transaction it commits only after Redis has the
+//! change, so exactly the entries it read are removed, and only once applied.
+//! For every prefix of a taken title (old or new), it asks PostgreSQL whether
+//! some title still starts with it: one index probe each (the smallest
+//! normalised title at or after the prefix, in byte order, starts with the
+//! prefix exactly when any title does). Present prefixes are added, absent ones
+//! removed, so a prefix other titles share survives the removal of one of them,
+//! and applying an entry twice gives the same set. Prefixes no changed title
+//! touches cannot have changed. All of it is one `EVAL`: a reader sees the set
+//! before or after the run, never in between. The script first checks the
+//! live set still holds the members the last refresh left; if not (Redis lost
+//! it, someone wrote to it), the run falls back to a full refresh.
+use std::collections::BTreeSet;
+
+use redis::aio::ConnectionLike;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+
+use super::prefixes;
+use crate::error::JobError;
+
+/// What an incremental run does.
+pub(super) enum Plan {
+    /// A full refresh, for this reason.
+    Full(String),
+    /// Apply the pending entries to a live set that holds `members` members.
+    Apply { members: u64, pending: u64 },
+}
+
+/// Decides between applying the log and a full refresh: one small statement.
+pub(super) async fn plan(
+    db: &DatabaseConnection,
+    key: &str,
+    max_prefix: usize,
+    max_changes: u64,
+) -> Result<Plan, DbErr> {
+    // Raw SQL: the one-row state table is written only in a data-modifying CTE
+    // (`record_state`), so it has no entity; the pending entries are counted
+    // in the same round trip, up to `max_changes + 1` (never the whole log).
+    let state = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT key, max_prefix, members,
+                    (SELECT count(*) FROM (SELECT 1 FROM autocomplete_changes LIMIT $1) AS c)
+             FROM autocomplete_refresh_state LIMIT 1",
+            [i64::try_from(max_changes.saturating_add(1))
+                .unwrap_or(i64::MAX)
+                .into()],
+        ))
+        .await?;
+    let Some(state) = state else {
+        return Ok(Plan::Full(
+            "no complete refresh recorded since the change log started".into(),
+        ));
+    };
+    let (last_key, last_max, members, pending): (String, i32, i64, i64) = (
+        state.try_get_by_index(0)?,
+        state.try_get_by_index(1)?,
+        state.try_get_by_index(2)?,
+        state.try_get_by_index(3)?,
+    );
+    let pending = pending.max(0) as u64;
+    if last_key != key {
+        return Ok(Plan::Full(format!(
+            "the last refresh was of key {last_key}, whose run took the change log"
+        )));
+    }
+    if last_max as usize != max_prefix {
+        return Ok(Plan::Full(format!(
+            "the last refresh used max-prefix {last_max}"
+        )));
+    }
+    if pending > max_changes {
+        return Ok(Plan::Full(format!(
+            "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
+        )));
+    }
+    Ok(Plan::Apply {
+        members: members.max(0) as u64,
+        pending,
+    })
+}
+
+/// Inside a full refresh's transaction, before its read starts: takes every
+/// log entry (the read that follows sees every change they name).
+pub(super) async fn take_all(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    // Raw SQL, to match `record_state`: the log has no entity.
+    db.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "DELETE FROM autocomplete_changes",
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Records the set a full refresh left: one statement, keeping one row.
+pub(super) async fn record_state(
+    db: &impl ConnectionTrait,
+    key: &str,
+    max_prefix: usize,
+    members: u64,
+) -> Result<(), DbErr> {
+    // Raw SQL: a data-modifying CTE (delete the others, upsert ours) has no builder form.
+    let sql = "WITH others AS (DELETE FROM autocomplete_refresh_state WHERE key <> $1)
+         INSERT INTO autocomplete_refresh_state (key, max_prefix, members, refreshed_at)
+         VALUES ($1, $2, $3, now())
+         ON CONFLICT (key) DO UPDATE SET max_prefix = EXCLUDED.max_prefix,
+             members = EXCLUDED.members, refreshed_at = EXCLUDED.refreshed_at";
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [
+            key.into(),
+            (max_prefix as i32).into(),
+            (members.min(i64::MAX as u64) as i64).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// After a partial refresh of `key` (`--limit-videos`, benchmarks only): no
+/// incremental run may build on that set.
+pub(super) async fn forget_state(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    // Raw SQL, to match `record_state`: the state table has no entity.
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM autocomplete_refresh_state WHERE key = $1",
+        [key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Checks the live set's size, then removes and adds members, atomically.
+/// `ARGV`: expected size, number of members to remove, those members, then the
+/// members to add. Returns `{1, new size}`, or `{0, actual size}` having
+/// changed nothing when the size is not the expected one.
+const APPLY_SCRIPT: &str = r"
+local n = redis.call('ZCARD', KEYS[1])
+if n ~= tonumber(ARGV[1]) then
+  return {0, n}
+end
+local removing = tonumber(ARGV[2])
+for i = 3, 2 + removing do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
+for i = 3 + removing, #ARGV do
+  redis.call('ZADD', KEYS[1], 0, ARGV[i])
+end
+return {1, redis.call('ZCARD', KEYS[1])}
+";
+
+/// What one incremental run did.
+#[derive(Debug)]
+pub(super) struct Applied {
+    /// Log entries taken.
+    pub changes: u64,
+    /// Distinct prefixes checked against the database.
+    pub prefixes: u64,
+    /// Of those, the ones no title starts with any more (removed).
+    pub absent: u64,
+    /// Members of the live set afterwards.
+    pub members: u64,
+}
+
+/// Applies the log to `key` in one transaction and one `EVAL`. `Ok(Err(reason))`:
+/// the live set is not the one the last refresh left; nothing was changed.
+pub(super) async fn apply(
+    db: &DatabaseConnection,
+    conn: &mut impl ConnectionLike,
+    key: &str,
+    max_prefix: usize,
+    members: u64,
+) -> Result<Result<Applied, String>, JobError> {
+    let txn = db.begin().await?;
+    // Raw SQL: DELETE ... RETURNING an expression, normalised as the full refresh does.
+    let taken = txn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "DELETE FROM autocomplete_changes RETURNING btrim(lower(title))",
+        ))
+        .await?;
+    let mut touched = BTreeSet::new();
+    for row in &taken {
+        let title: String = row.try_get_by_index(0)?;
+        touched.extend(prefixes(&title, max_prefix).map(str::to_owned));
+    }
+    let touched: Vec<String> = touched.into_iter().collect();
+    let present: BTreeSet<String> = present_prefixes(&txn, &touched)
+        .await?
+        .into_iter()
+        .collect();
+    let absent: Vec<&String> = touched.iter().filter(|p| !present.contains(*p)).collect();
+    let mut script = redis::cmd("EVAL");
+    script
+        .arg(APPLY_SCRIPT)
+        .arg(1)
+        .arg(key)
+        .arg(members)
+        .arg(absent.len())
+        .arg(&absent)
+        .arg(present.iter().collect::<Vec<_>>());
+    let (ok, size): (i64, u64) = script.query_async(conn).await?;
+    if ok == 0 {
+        // Dropping the transaction rolls the DELETE back: the entries stay.
+        return Ok(Err(format!(
+            "the live set holds {size} members, the last refresh left {members}"
+        )));
+    }
+    // Raw SQL, to match `record_state`: the state table has no entity.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE autocomplete_refresh_state SET members = $2, refreshed_at = now() WHERE key = $1",
+        [key.into(), (size.min(i64::MAX as u64) as i64).into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(Applied {
+        changes: taken.len() as u64,
+        prefixes: touched.len() as u64,
+        absent: absent.len() as u64,
+        members: size,
+    }))
+}
+
+/// The `candidates` some normalised title starts with, in byte order: one
+/// statement, one probe of `idx_videos_title_normalized` per candidate.
+async fn present_prefixes(
+    db: &impl ConnectionTrait,
+    candidates: &[String],
+) -> Result<Vec<String>, DbErr> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Raw SQL: a correlated LIMIT 1 subquery over an expression index with a
+    // collation, per element of an array parameter; no builder form.
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT q FROM unnest($1::text[]) AS q
+WHERE starts_with((SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+                   WHERE btrim(lower(v.title)) COLLATE "C" >= q
+                   ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1), q)"#,
+            [candidates.to_vec().into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| r.try_get_by_index::<String>(0))
+        .collect()
+}
