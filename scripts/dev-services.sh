@@ -459,6 +459,7 @@ cmd_start() {
     pg_start
     redis_start
     write_env
+    "$ROOT/scripts/redis-cluster.sh" start  # the cluster tests' three nodes (REDIS_CLUSTER_URL)
     log "ready: DATABASE_URL=$(database_url_value) REDIS_URL=$(redis_url_value)"
     log "load with: source $ENV_FILE"
 }

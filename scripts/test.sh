@@ -3,6 +3,7 @@
 #
 # Uses DATABASE_URL and REDIS_URL when both are set; otherwise starts the
 # private dev services (scripts/dev-services.sh start) and loads .dev/env.
+# Uses REDIS_CLUSTER_URL when set; otherwise starts scripts/redis-cluster.sh.
 # Extra arguments go to `cargo test`, e.g.  scripts/test.sh -- --nocapture
 set -euo pipefail
 
@@ -22,6 +23,13 @@ else
     source .dev/env
 fi
 export DATABASE_URL REDIS_URL
+# The Redis Cluster tests' nodes, also when the other services come from the environment.
+if [[ -z "${REDIS_CLUSTER_URL:-}" ]]; then
+    scripts/redis-cluster.sh start
+    # shellcheck source=/dev/null
+    source .dev/redis-cluster.env
+fi
+export REDIS_CLUSTER_URL
 
 # The dashboard test drives a real headless Chromium through chromedriver;
 # it fails (never skips) without them, so install Debian's packages here.

@@ -20,7 +20,7 @@ pub async fn database(cli: &Cli) -> Result<sea_orm::DatabaseConnection> {
     Ok(connect_db(url, POOL_SIZE).await?)
 }
 
-pub async fn redis(cli: &Cli) -> Result<service::redis::aio::MultiplexedConnection> {
+pub async fn redis(cli: &Cli) -> Result<service::redis_conn::RedisConn> {
     let url = cli.redis_url.as_deref().ok_or_else(|| {
         JobError::Unreachable(
             "no Redis configured: set REDIS_URL or --redis-url (scripts/dev-services.sh start writes one to .dev/env)".into(),

@@ -5,10 +5,13 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::error::JobError;
+use crate::redis_conn::{says_cluster, split_urls, RedisConn};
 pub use crate::secrets::mask_url;
 
 /// How long a connection attempt may take before it is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A Redis reply may take this long (a big `ZADD` or the swap of a large set).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const DB_HINT: &str = "set DATABASE_URL or --database-url, or start the dev services with scripts/dev-services.sh start";
 const REDIS_HINT: &str =
@@ -67,31 +70,80 @@ async fn probe_db(url: &str, shown: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Opens a multiplexed Redis connection and checks it with a PING.
-pub async fn connect_redis(url: &str) -> Result<redis::aio::MultiplexedConnection, JobError> {
-    crate::secrets::remember_url(url);
-    let shown = mask_url(url);
+/// Connects to the Redis at `urls` and checks it with a PING. `urls` is one
+/// server, or one or more nodes of a Redis Cluster separated by commas: the
+/// first node's `INFO cluster` tells which, and a cluster gets the redis
+/// crate's cluster client seeded with every node given.
+pub async fn connect_redis(urls: &str) -> Result<RedisConn, JobError> {
+    crate::secrets::remember_url(urls);
+    let shown = mask_url(urls);
     let unreachable = |why: String| {
         JobError::Unreachable(format!(
             "cannot connect to Redis at {shown}: {}; {REDIS_HINT}",
             crate::secrets::scrub(&why)
         ))
     };
-    let client = redis::Client::open(url).map_err(|e| unreachable(e.to_string()))?;
+    let nodes = split_urls(urls);
+    let Some(first) = nodes.first() else {
+        return Err(JobError::bad_input(
+            "the Redis URL is empty: set REDIS_URL or --redis-url",
+        ));
+    };
+    let mut conn = connect_single(first).await.map_err(unreachable)?;
+    let info: String = redis::cmd("INFO")
+        .arg("cluster")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !says_cluster(&info) {
+        if nodes.len() > 1 {
+            return Err(JobError::bad_input(format!(
+                "the Redis URL names {} servers but {} is not a cluster node (cluster_enabled:0): give one URL, or the nodes of a Redis Cluster",
+                nodes.len(),
+                mask_url(first)
+            )));
+        }
+        return Ok(RedisConn::Single(conn));
+    }
+    let cluster = connect_cluster(&nodes).await.map_err(unreachable)?;
+    Ok(RedisConn::Cluster(cluster))
+}
+
+async fn connect_single(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(Duration::from_secs(60)));
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
     let mut conn = tokio::time::timeout(
         CONNECT_TIMEOUT,
         client.get_multiplexed_async_connection_with_config(&config),
     )
     .await
-    .map_err(|_| unreachable(format!("timed out after {}s", CONNECT_TIMEOUT.as_secs())))?
-    .map_err(|e| unreachable(e.to_string()))?;
+    .map_err(|_| format!("timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
+    .map_err(|e| e.to_string())?;
     redis::cmd("PING")
         .query_async::<String>(&mut conn)
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+async fn connect_cluster(
+    nodes: &[&str],
+) -> Result<redis::cluster_async::ClusterConnection, String> {
+    let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(RESPONSE_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_connection())
+        .await
+        .map_err(|_| format!("timed out after {}s", CONNECT_TIMEOUT.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(conn)
 }
 

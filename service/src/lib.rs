@@ -52,6 +52,7 @@ pub mod jobs;
 pub mod numbers;
 pub mod ops;
 pub mod progress;
+pub mod redis_conn;
 pub mod redis_count;
 pub mod registry;
 pub mod runner;

@@ -3,20 +3,22 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-/// A [`MultiplexedConnection`] that adds every command it sends to a shared counter; its clones
-/// share the counter.
+use crate::redis_conn::RedisConn;
+
+/// A [`RedisConn`] (one server or a cluster) that adds every command it sends
+/// to a shared counter; its clones share the counter.
 #[derive(Clone)]
 pub struct CountingRedis {
-    inner: MultiplexedConnection,
+    inner: RedisConn,
     count: Arc<AtomicU64>,
 }
 
 impl CountingRedis {
     /// Wraps `inner`, counting into `count` (one counter per run, shared by its connections).
-    pub fn new(inner: MultiplexedConnection, count: Arc<AtomicU64>) -> Self {
+    pub fn new(inner: RedisConn, count: Arc<AtomicU64>) -> Self {
         Self { inner, count }
     }
 

@@ -249,24 +249,52 @@ pub fn sitejobs_bin() -> PathBuf {
     bin
 }
 
-/// A Redis key space of one's own: every key starts with `prefix`; deleted at the end.
+/// The nodes of the test Redis Cluster (scripts/redis-cluster.sh, started by scripts/test.sh).
+pub fn redis_cluster_url() -> String {
+    std::env::var("REDIS_CLUSTER_URL").expect(
+        "REDIS_CLUSTER_URL is not set: run the tests with scripts/test.sh, which starts scripts/redis-cluster.sh",
+    )
+}
+
+/// A Redis key space of one's own: every key starts with `prefix`, whose hash
+/// tag (`test:{<unique>}:`) keeps all of a test's keys in one cluster slot;
+/// every key naming the unique part is deleted at the end.
 pub struct TestRedis {
-    pub conn: redis::aio::MultiplexedConnection,
+    pub conn: service::redis_conn::RedisConn,
     pub url: String,
     pub prefix: String,
+    unique: String,
 }
 
 impl TestRedis {
+    /// On the single Redis of `REDIS_URL`.
     pub async fn new() -> Self {
-        let url = redis_url();
+        Self::at(redis_url()).await
+    }
+
+    /// On the Redis Cluster of `REDIS_CLUSTER_URL`.
+    pub async fn cluster() -> Self {
+        let redis = Self::at(redis_cluster_url()).await;
+        assert!(redis.conn.is_cluster(), "{} is not a cluster", redis.url);
+        redis
+    }
+
+    async fn at(url: String) -> Self {
         let conn = service::connect::connect_redis(&url)
             .await
             .expect("connect to Redis");
+        let unique = unique_suffix();
         Self {
             conn,
             url,
-            prefix: format!("test:{}:", unique_suffix()),
+            prefix: format!("test:{{{unique}}}:"),
+            unique,
         }
+    }
+
+    /// A key without a hash tag that is still cleaned up at the end.
+    pub fn untagged_key(&self, name: &str) -> String {
+        format!("{name}:{}", self.unique)
     }
 
     pub fn key(&self, name: &str) -> String {
@@ -276,21 +304,31 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));
+        let (url, pattern) = (self.url.clone(), format!("*{}*", self.unique));
+        // Drop cannot await, and the test's runtime (which drives `self.conn`) is
+        // blocked here: clean up with a new connection on a runtime of its own thread.
         let _ = std::thread::spawn(move || {
-            let Ok(client) = redis::Client::open(url) else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
-            let Ok(mut conn) = client.get_connection() else {
-                return;
-            };
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
+            rt.block_on(async move {
+                let Ok(mut conn) = service::connect::connect_redis(&url).await else {
+                    return;
+                };
+                // On a cluster KEYS asks every node; keys of different slots go one DEL each.
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(&pattern)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                for key in keys {
+                    let _: redis::RedisResult<()> =
+                        redis::cmd("DEL").arg(key).query_async(&mut conn).await;
+                }
+            });
         })
         .join();
     }

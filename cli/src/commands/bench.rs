@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::ConnectionTrait;
 use service::bench::harness::{self, BenchOptions};
+use service::bench::proxy::{url_addr, url_via, DelayProxy};
+use service::bench::proxy_check::{self, ProxyCheck};
 use service::bench::{default_jobs, jobs_named};
-use service::connect::{connect_db, database_name, url_with_database};
+use service::connect::{connect_db, database_name, mask_url, url_with_database};
 use service::scale::Scale;
 use service::Strategy;
 
@@ -34,6 +36,20 @@ pub struct Args {
     /// Database to prepare and run in (default: <DATABASE_URL's database>_bench_<scale>).
     #[arg(long)]
     pub database: Option<String>,
+    /// Round-trip time to simulate, in ms: each job's PostgreSQL and Redis
+    /// connections go through a proxy that holds every chunk half of it in each
+    /// direction (0: straight to the servers).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rtt)]
+    pub rtt_ms: f64,
+}
+
+fn parse_rtt(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a round-trip time between 0 and 1000 ms"
+        )),
+    }
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
@@ -73,10 +89,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let url = url_with_database(&admin_url, &name);
     let db = connect_db(&url, 4).await?;
     Migrator::up(&db, None).await?;
+    // The proxies live until the end of the bench: the children connect through them.
+    let (database_url, redis_url, _proxies, check) =
+        delayed_urls(&url, cli.redis_url.as_deref(), args.rtt_ms).await?;
     let opts = BenchOptions {
         exe: std::env::current_exe()?,
-        database_url: url,
-        redis_url: cli.redis_url.clone(),
+        database_url,
+        redis_url,
         strategies: args.strategies.clone(),
         repeat: args.repeat,
     };
@@ -87,19 +106,91 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         rows.extend(harness::run_cases(&db, &opts, &cases).await?);
     }
     let table = harness::markdown(&rows);
-    let header = machine_header(&db, args).await;
+    let mut header = machine_header(&db, args).await;
+    if let Some(c) = &check {
+        header.push_str(&format!(
+            "\n\nThrough the delay proxy at {} ms RTT: a 1-byte round trip {:.3} ms (direct {:.3} ms, median of {}); \
+             a {} MiB echo {:.0} MiB/s (direct {:.0} MiB/s, through the proxy without delay {:.0} MiB/s).",
+            c.rtt_target_ms,
+            c.rtt_proxied_ms,
+            c.rtt_direct_ms,
+            c.round_trips,
+            c.bulk_mib,
+            c.bulk_proxied_mib_s,
+            c.bulk_direct_mib_s,
+            c.bulk_undelayed_mib_s
+        ));
+    }
     println!("{header}\n\n{table}");
     std::fs::create_dir_all(&args.out)?;
-    let base = args.out.join(format!("bench-{}", args.scale));
+    let base = if check.is_some() {
+        args.out
+            .join(format!("bench-{}-rtt{}ms", args.scale, args.rtt_ms))
+    } else {
+        args.out.join(format!("bench-{}", args.scale))
+    };
     std::fs::write(base.with_extension("md"), format!("{header}\n\n{table}"))?;
     std::fs::write(
         base.with_extension("json"),
-        serde_json::to_string_pretty(
-            &serde_json::json!({ "scale": args.scale, "machine": header, "rows": rows }),
-        )?,
+        serde_json::to_string_pretty(&serde_json::json!({
+            "scale": args.scale,
+            "rtt_ms": args.rtt_ms,
+            "machine": header,
+            "proxy_check": check,
+            "rows": rows,
+        }))?,
     )?;
     eprintln!("wrote {}.md and .json", base.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `rtt_ms` > 0: a delay proxy in front of PostgreSQL and one in front of
+/// Redis, the URLs the children get instead, and the proxy's own check.
+async fn delayed_urls(
+    database_url: &str,
+    redis_url: Option<&str>,
+    rtt_ms: f64,
+) -> anyhow::Result<(String, Option<String>, Vec<DelayProxy>, Option<ProxyCheck>)> {
+    if rtt_ms == 0.0 {
+        return Ok((
+            database_url.to_owned(),
+            redis_url.map(str::to_owned),
+            Vec::new(),
+            None,
+        ));
+    }
+    let one_way = std::time::Duration::from_secs_f64(rtt_ms / 2000.0);
+    let mut proxies = Vec::new();
+    let via = |url: &str, default_port: u16| {
+        let (host_port, addr) = url_addr(url, default_port).ok_or_else(|| {
+            bad_input(format!(
+                "--rtt-ms: cannot find the server's address in {}",
+                mask_url(url)
+            ))
+        })?;
+        Ok::<_, anyhow::Error>((url.to_owned(), host_port, addr))
+    };
+    let db = via(database_url, 5432)?;
+    let redis = match redis_url {
+        Some(u) if u.contains(',') => {
+            return Err(bad_input(
+                "--rtt-ms works with one Redis server: a cluster's nodes redirect clients past the proxy",
+            ))
+        }
+        Some(u) => Some(via(u, 6379)?),
+        None => None,
+    };
+    let mut rewritten = Vec::new();
+    for (url, host_port, addr) in std::iter::once(db).chain(redis) {
+        let proxy = DelayProxy::start(addr, one_way).await?;
+        rewritten.push(url_via(&url, &host_port, proxy.local_addr()));
+        proxies.push(proxy);
+    }
+    let check = proxy_check::check(one_way * 2, 200, 256).await?;
+    tracing::info!(?check, "delay proxy checked");
+    let mut urls = rewritten.into_iter();
+    let database_url = urls.next().unwrap_or_default();
+    Ok((database_url, urls.next(), proxies, Some(check)))
 }
 
 /// Scale, cores, memory and server version: numbers mean nothing without them.

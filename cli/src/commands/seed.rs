@@ -4,8 +4,10 @@
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
+use service::jobs::refresh_autocomplete::{self, RefreshAutocomplete};
 use service::scale::Scale;
-use service::seed::{seed_atomically, Counts, SeedOptions};
+use service::seed::{seed_atomically, AutocompleteReport, Counts, SeedOptions};
+use service::{run_job, RunOptions, RunStatus, Services};
 
 use crate::commands::bad_input;
 use crate::Cli;
@@ -93,14 +95,65 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
         opts.anchor = NaiveDate::parse_from_str(day, "%Y-%m-%d")
             .map_err(|_| bad_input(format!("--anchor '{day}' is not a date: use YYYY-MM-DD")))?;
     }
-    // Every flag is checked before connecting: bad input writes nothing.
+    // Every flag and setting is checked, and every server reached, before
+    // anything is written: bad input or a missing server writes nothing.
     opts.validate()?;
+    let autocomplete = match cli.redis_url {
+        Some(_) => {
+            let merged = crate::config::settings_file(cli)?.merge(
+                refresh_autocomplete::NAME,
+                &refresh_autocomplete::Settings::default(),
+            )?;
+            Some(merged.key_and_max_prefix()?)
+        }
+        None => None,
+    };
     let db = crate::config::database(cli).await?;
     service::deploy::guard::Guard::from_env(&cli.env)
         .check_destructive(&db, "sitejobs seed")
         .await?;
+    let redis = match autocomplete {
+        Some(_) => Some(crate::config::redis(cli).await?),
+        None => None,
+    };
     tracing::info!(scale = %opts.scale, seed = opts.seed, anchor = %opts.anchor, "seeding");
-    let report = seed_atomically(&db, &opts).await?;
+    let mut report = seed_atomically(&db, &opts).await?;
+    if let (Some((key, max_prefix)), Some(redis)) = (autocomplete, redis) {
+        report.autocomplete = Some(refresh_autocomplete(db, redis, key, max_prefix).await?);
+    }
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The set a production site would hold for the new titles: the optimized
+/// `refresh-autocomplete` itself, run (and recorded) after the seed's commit
+/// because it reads the titles on connections of its own.
+async fn refresh_autocomplete(
+    db: sea_orm::DatabaseConnection,
+    redis: service::redis_conn::RedisConn,
+    key: String,
+    max_prefix: usize,
+) -> anyhow::Result<AutocompleteReport> {
+    let job = RefreshAutocomplete::new(&key, max_prefix);
+    let services = Services {
+        db,
+        redis: Some(redis),
+    };
+    let opts = RunOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let run = run_job(&services, &job, &opts).await?;
+    if run.status != RunStatus::Ok {
+        anyhow::bail!(
+            "the database is seeded, but refreshing the autocomplete set {key} failed ({}): {}; run `sitejobs run refresh-autocomplete`",
+            run.status.as_str(),
+            run.error.as_deref().unwrap_or("no reason given")
+        );
+    }
+    Ok(AutocompleteReport {
+        key,
+        members: run.rows,
+        ms: run.duration_ms,
+    })
 }

@@ -84,7 +84,7 @@ pub async fn run_cases(
             let mut runs = Vec::new();
             for _ in 0..opts.repeat.max(1) {
                 reset(db, &case.reset_sql).await?;
-                runs.push(run_child(opts, &args, strategy)?);
+                runs.push(run_child(opts, &args, strategy).await?);
             }
             rows.push(summarize(case, strategy, &runs, factor, note));
         }
@@ -119,7 +119,9 @@ async fn reset(db: &DatabaseConnection, sql: &[String]) -> Result<(), JobError> 
     Ok(())
 }
 
-fn run_child(
+/// Awaits the child rather than blocking: the delay proxy (`--rtt-ms`) runs on
+/// this process's runtime while the child talks through it.
+async fn run_child(
     opts: &BenchOptions,
     args: &[String],
     strategy: Strategy,
@@ -128,7 +130,7 @@ fn run_child(
         strategy,
         ..Default::default()
     };
-    let mut cmd = Command::new(&opts.exe);
+    let mut cmd = tokio::process::Command::new(&opts.exe);
     cmd.arg("run")
         .args(args)
         .args(crate::settings::to_args(&common)?)
@@ -141,6 +143,7 @@ fn run_child(
     tracing::info!(args = ?args, strategy = %strategy, "bench run");
     let out = cmd
         .output()
+        .await
         .map_err(|e| JobError::Other(format!("cannot start {}: {e}", opts.exe.display())))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_default();

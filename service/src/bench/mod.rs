@@ -61,6 +61,8 @@ pub enum FloorKind {
 }
 
 pub mod harness;
+pub mod proxy;
+pub mod proxy_check;
 
 use crate::error::JobError;
 use crate::registry::{self, JobEntry};

@@ -16,7 +16,7 @@ pub struct Services {
     /// The database pool.
     pub db: DatabaseConnection,
     /// A Redis connection, when one is configured and the job needs it.
-    pub redis: Option<redis::aio::MultiplexedConnection>,
+    pub redis: Option<crate::redis_conn::RedisConn>,
 }
 
 /// What a job sees while it runs: counting connections and a progress reporter.

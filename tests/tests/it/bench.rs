@@ -53,3 +53,66 @@ async fn bench_rejects_an_unknown_job() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_trip_through_the_delay_proxy_takes_at_least_the_rtt_and_bytes_arrive_intact() {
+    use service::bench::proxy::DelayProxy;
+    use service::bench::proxy_check::{bulk_mib_s, echo_server, round_trip_ms};
+    let (echo, _server) = echo_server().await.expect("echo server");
+    for rtt_ms in [1.0, 4.0] {
+        let one_way = std::time::Duration::from_secs_f64(rtt_ms / 2000.0);
+        let proxy = DelayProxy::start(echo, one_way).await.expect("proxy");
+        // The median of 21 round trips; every one is held twice, so none can be faster.
+        let median = round_trip_ms(proxy.local_addr(), 21)
+            .await
+            .expect("round trips");
+        assert!(median >= rtt_ms, "{rtt_ms} ms RTT measured {median:.3} ms");
+        let (_, intact) = bulk_mib_s(proxy.local_addr(), 8).await.expect("bulk");
+        assert!(intact, "8 MiB through the proxy came back altered");
+    }
+}
+
+#[tokio::test]
+async fn bench_rtt_runs_the_jobs_through_the_proxy_and_reports_its_check() {
+    let t = TestDb::new().await;
+    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-rtt-{}", t.name));
+    let out = t.cli(
+        None,
+        &[
+            "bench",
+            "--scale",
+            "tiny",
+            "--jobs",
+            "noop",
+            "--repeat",
+            "1",
+            "--rtt-ms",
+            "2",
+            "--database",
+            &t.name,
+            "--out",
+            out_dir.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("bench-tiny-rtt2ms.json")).expect("json written"),
+    )
+    .expect("json");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    assert_eq!(json["rtt_ms"], 2.0);
+    assert!(
+        json["proxy_check"]["rtt_proxied_ms"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 2.0,
+        "{json}"
+    );
+    // noop sends a statement or two: through a 2 ms RTT it cannot finish in under 2 ms.
+    let naive = &json["rows"][0];
+    assert!(naive["wall_ms"].as_f64().unwrap_or(0.0) >= 2.0, "{naive}");
+    for bad in ["-1", "abc", "5000"] {
+        let out = t.cli(None, &["bench", "--jobs", "noop", "--rtt-ms", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}

@@ -153,7 +153,12 @@ async fn run(db: &DatabaseConnection, redis: &TestRedis, job: &RefreshAutocomple
 /// Rounds of random writes, each followed by an incremental refresh compared
 /// with a full refresh; every fourth round has a second writer during the run
 /// (the next run must pick up what that one missed). Returns the first difference.
-async fn property(t: &TestDb, redis: &TestRedis, seed: u64, rounds: usize) -> Result<(), String> {
+pub(crate) async fn property(
+    t: &TestDb,
+    redis: &TestRedis,
+    seed: u64,
+    rounds: usize,
+) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let max = 3 + rng.below(4);
     for _ in 0..20 {

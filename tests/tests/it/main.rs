@@ -14,6 +14,7 @@ mod numbers;
 mod ops;
 mod purge_emails;
 mod purge_impressions;
+mod redis_cluster;
 mod refresh_autocomplete;
 mod runner;
 mod schedule;

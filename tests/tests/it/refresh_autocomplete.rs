@@ -11,7 +11,7 @@ use tests::{json_line, stderr, stdout, TestDb, TestRedis};
 /// Titles that exercise the normalisation: case beyond ASCII, accents (precomposed
 /// and combining), CJK, emoji, spaces around and inside, tabs (btrim keeps them),
 /// empty and all-space titles, titles shorter than the maximum, duplicates.
-const TRICKY: &[&str] = &[
+pub(crate) const TRICKY: &[&str] = &[
     "  Hello World  ",
     "hello world",
     "HELLO there",
@@ -32,7 +32,7 @@ const TRICKY: &[&str] = &[
     "ÉCOLE",
 ];
 
-async fn insert_titles(db: &DatabaseConnection, titles: &[String]) {
+pub(crate) async fn insert_titles(db: &DatabaseConnection, titles: &[String]) {
     for chunk in titles.chunks(10_000) {
         let models = chunk.iter().map(|t| video::ActiveModel {
             title: Set(t.clone()),
@@ -45,12 +45,12 @@ async fn insert_titles(db: &DatabaseConnection, titles: &[String]) {
     }
 }
 
-fn owned(titles: &[&str]) -> Vec<String> {
+pub(crate) fn owned(titles: &[&str]) -> Vec<String> {
     titles.iter().map(|t| (*t).to_owned()).collect()
 }
 
 /// Hex-ish titles with many distinct prefixes.
-fn generated(from: usize, n: usize) -> Vec<String> {
+pub(crate) fn generated(from: usize, n: usize) -> Vec<String> {
     (from..from + n)
         .map(|i| {
             format!(
@@ -63,7 +63,7 @@ fn generated(from: usize, n: usize) -> Vec<String> {
 
 /// The contract computed by PostgreSQL alone: every `left(btrim(lower(title)), n)`,
 /// n from 1 to `max`, in byte order.
-async fn oracle(db: &DatabaseConnection, max: usize) -> Vec<String> {
+pub(crate) async fn oracle(db: &DatabaseConnection, max: usize) -> Vec<String> {
     let sql = format!(
         "SELECT DISTINCT left(t, n) COLLATE \"C\" AS p
          FROM (SELECT btrim(lower(title)) AS t FROM videos) v, generate_series(1, {max}) n
@@ -78,7 +78,7 @@ async fn oracle(db: &DatabaseConnection, max: usize) -> Vec<String> {
 }
 
 /// Members of `key` in byte order, asserting every score is 0.
-async fn members(redis: &TestRedis, key: &str) -> Vec<String> {
+pub(crate) async fn members(redis: &TestRedis, key: &str) -> Vec<String> {
     let mut conn = redis.conn.clone();
     let with_scores: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
         .arg(key)
@@ -131,7 +131,7 @@ async fn refresh(
         .expect("not bad input")
 }
 
-async fn refresh_ok(
+pub(crate) async fn refresh_ok(
     t: &TestDb,
     redis: &TestRedis,
     job: &RefreshAutocomplete,

@@ -54,17 +54,10 @@ async fn the_same_seed_gives_the_same_checksum_of_every_table() {
     assert_eq!(checksums(&a.db).await, first);
     seed_atomically(&b.db, &tiny(7)).await.expect("seed b");
     assert_eq!(checksums(&b.db).await, first, "another database, same seed");
-    // Names of groups and tags are fixed lists and the jobs' outputs stay empty;
-    // every generated table differs.
+    // Names of groups and tags are fixed lists; every generated table differs,
+    // the jobs' outputs included (they follow the data).
     for ((table, x), (_, y)) in first.iter().zip(&other) {
-        let fixed = matches!(
-            table.as_str(),
-            "groups"
-                | "tags"
-                | "denorm_profile_records"
-                | "daily_impression_stats"
-                | "daily_impression_stats_tags"
-        );
+        let fixed = matches!(table.as_str(), "groups" | "tags");
         assert_eq!(x == y, fixed, "{table}: seed 7 vs seed 8");
     }
 }
@@ -112,7 +105,11 @@ async fn counts_match_the_flags() {
     }
     let total: i64 = count(&t.db, "SELECT count(*) FROM profile_groups").await
         + count(&t.db, "SELECT count(*) FROM content_tags").await
-        + [3, 500, 10, 77, 20, 333, 1234, 30, 999].iter().sum::<i64>();
+        + [3, 500, 10, 77, 20, 333, 1234, 30, 999].iter().sum::<i64>()
+        // The jobs' tables, filled with what the jobs would write.
+        + count(&t.db, "SELECT count(*) FROM denorm_profile_records").await
+        + count(&t.db, "SELECT count(*) FROM daily_impression_stats").await
+        + count(&t.db, "SELECT count(*) FROM daily_impression_stats_tags").await;
     assert_eq!(report.rows, total as u64);
     // 0..6 groups per profile, about 3 on average; the same for tags per content.
     let (max_groups, avg_groups) = (
@@ -323,7 +320,7 @@ async fn tiny_scale_through_the_cli_exits_0_with_a_json_summary() {
     let json = json_line(&out);
     assert_eq!(json["scale"], "tiny");
     assert_eq!(json["seed"], 5);
-    assert_eq!(json["tables"].as_array().map(Vec::len), Some(11));
+    assert_eq!(json["tables"].as_array().map(Vec::len), Some(14));
     assert!(json["rows"].as_u64().unwrap_or(0) > 10_000);
     assert_eq!(count(&t.db, "SELECT count(*) FROM profiles").await, 1_000);
     // The CLI and the library give the same data.
@@ -383,4 +380,109 @@ async fn a_failing_seed_leaves_the_old_data() {
     assert!(stderr(&out).contains("no_empty_titles"), "{}", stderr(&out));
     assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 1);
     assert_eq!(count(&t.db, "SELECT count(*) FROM profiles").await, 0);
+}
+
+/// A derived table's rows without their surrogate ids, as text in byte order.
+async fn rows_of(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    let sql = format!("SELECT t::text FROM ({sql}) t ORDER BY t::text COLLATE \"C\"");
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).expect("text"))
+        .collect()
+}
+
+const RECORDS: &str =
+    "SELECT community_id, profile_id, user_id, primary_group, groups FROM denorm_profile_records";
+const STATS: &str = "SELECT s.date, s.content_type_id, s.object_id, s.total_impressions, \
+     (SELECT array_agg(l.tag_id ORDER BY l.tag_id) FROM daily_impression_stats_tags l \
+      WHERE l.daily_impression_stats_id = s.id) AS tags FROM daily_impression_stats s";
+
+#[tokio::test]
+async fn seed_fills_the_jobs_tables_with_what_the_jobs_write() {
+    let t = TestDb::new().await;
+    seed_atomically(&t.db, &tiny(3)).await.expect("seed");
+    let (records, stats) = (rows_of(&t.db, RECORDS).await, rows_of(&t.db, STATS).await);
+    assert_eq!(
+        records.len() as i64,
+        count(&t.db, "SELECT count(*) FROM profiles").await,
+        "one record per profile of every community"
+    );
+    let days: Vec<String> =
+        rows_of(&t.db, "SELECT DISTINCT date FROM daily_impression_stats").await;
+    assert_eq!(days.len(), 7, "every past day of impressions: {days:?}");
+    assert!(count(&t.db, "SELECT count(*) FROM daily_impression_stats_tags").await > 0);
+
+    // The optimized jobs, run over the same data, write exactly the same rows.
+    tests::exec(
+        &t.db,
+        "TRUNCATE denorm_profile_records, daily_impression_stats CASCADE",
+    )
+    .await;
+    let out = t.cli(None, &["run", "denormalize-profiles", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for day in &days {
+        let day = day.trim_matches(|c| c == '(' || c == ')');
+        let out = t.cli(None, &["run", "daily-impressions", "--date", day]);
+        assert_eq!(out.status.code(), Some(0), "{day}: {}", stderr(&out));
+    }
+    assert_eq!(rows_of(&t.db, RECORDS).await, records);
+    assert_eq!(rows_of(&t.db, STATS).await, stats);
+}
+
+#[tokio::test]
+async fn seed_writes_number_range_and_leaves_the_trigger_on_for_other_writers() {
+    let t = TestDb::new().await;
+    seed_atomically(&t.db, &tiny(4)).await.expect("seed");
+    let wrong = "SELECT count(*) FROM my_numbers \
+                 WHERE number_range IS DISTINCT FROM int4range(number_start, number_end, '[]')";
+    assert_eq!(count(&t.db, wrong).await, 0);
+    assert!(count(&t.db, "SELECT count(*) FROM my_numbers").await > 0);
+    // Plain SQL after the seed still gets its range from the trigger.
+    tests::exec(
+        &t.db,
+        "INSERT INTO my_numbers (number_start, number_end) VALUES (5, 9)",
+    )
+    .await;
+    tests::exec(
+        &t.db,
+        "UPDATE my_numbers SET number_end = number_end + 1 WHERE id = 1",
+    )
+    .await;
+    assert_eq!(count(&t.db, wrong).await, 0);
+}
+
+#[tokio::test]
+async fn seed_with_redis_fills_the_autocomplete_set() {
+    let (t, redis) = (TestDb::new().await, tests::TestRedis::new().await);
+    let key = redis.key("ac");
+    // The set's key comes from the settings file, as for `run refresh-autocomplete`.
+    let dir = std::env::temp_dir().join(format!("sitejobs-seed-{}", t.name));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("sitejobs.toml"),
+        format!("[refresh-autocomplete]\nkey = \"{key}\"\n"),
+    )
+    .expect("settings file");
+    let out = std::process::Command::new(tests::sitejobs_bin())
+        .args(["seed", "--scale", "tiny", "--anchor", ANCHOR])
+        .current_dir(&dir)
+        .env("DATABASE_URL", &t.url)
+        .env("REDIS_URL", &redis.url)
+        .env("SITEJOBS_LOG", "warn")
+        .output()
+        .expect("run sitejobs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = json_line(&out);
+    let mut conn = redis.conn.clone();
+    let members: i64 = redis::cmd("ZCARD")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("zcard");
+    assert!(members > 0);
+    assert_eq!(line["autocomplete"]["members"], members);
+    assert_eq!(line["autocomplete"]["key"], key.as_str());
 }

@@ -41,6 +41,7 @@ use sea_orm::{
 };
 
 use crate::error::JobError;
+use crate::redis_conn::{hash_tag, slot};
 use crate::registry::Register;
 use crate::runner::{Job, JobContext, JobOutput, Strategy};
 use crate::scale::Scale;
@@ -289,9 +290,24 @@ impl RefreshAutocomplete {
     }
 }
 
-/// A key of this run's own beside the live one (`autocomplete:tmp:1a2b...`).
+/// A key of this run's own beside the live one, in the live key's hash slot so
+/// that the swap script may touch both on a Redis Cluster: `{autocomplete}:tmp:1a2b...`
+/// for a key without a hash tag, `{site}ac:tmp:1a2b...` for one that has one.
 pub fn temp_key(key: &str) -> String {
-    format!("{key}:tmp:{:016x}", rand::random::<u64>())
+    let run = rand::random::<u64>();
+    if hash_tag(key.as_bytes()).is_some() {
+        return format!("{key}:tmp:{run:016x}");
+    }
+    if !key.contains('}') {
+        return format!("{{{key}}}:tmp:{run:016x}");
+    }
+    // A `}` but no tag (`a}b`, `x{}y`): braces around it would tag only a part,
+    // so lead with a numeric tag that hashes to the key's own slot.
+    let want = slot(key.as_bytes());
+    let tag = (0u32..)
+        .find(|n| slot(n.to_string().as_bytes()) == want)
+        .unwrap_or(0);
+    format!("{{{tag}}}{key}:tmp:{run:016x}")
 }
 
 /// The normalised titles, `btrim(lower(title))` computed by PostgreSQL (its
@@ -379,7 +395,31 @@ pub async fn swap(
 
 #[cfg(test)]
 mod unit {
-    use super::{common_chars, prefixes};
+    use super::{common_chars, prefixes, temp_key};
+    use crate::redis_conn::slot;
+
+    #[test]
+    fn temp_keys_share_the_live_keys_slot() {
+        for key in [
+            "autocomplete",
+            "{site}ac",
+            "ac:{site}",
+            "a}b",
+            "x{}y",
+            "{",
+            "}{",
+        ] {
+            let temp = temp_key(key);
+            assert_eq!(
+                slot(temp.as_bytes()),
+                slot(key.as_bytes()),
+                "{key} -> {temp}"
+            );
+            assert!(temp.contains(":tmp:"), "{temp}");
+        }
+        assert!(temp_key("{site}ac").starts_with("{site}ac:tmp:"));
+        assert!(temp_key("autocomplete").starts_with("{autocomplete}:tmp:"));
+    }
 
     #[test]
     fn sorted_titles_emit_each_prefix_once_in_byte_order() {
