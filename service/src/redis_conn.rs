@@ -56,7 +56,8 @@ impl ConnectionLike for RedisConn {
 /// The URLs of a `REDIS_URL` that may name several cluster nodes
 /// (`redis://a:7000,redis://b:7000`), blanks dropped.
 pub fn split_urls(urls: &str) -> Vec<&str> {
-    urls.split(',')
+    crate::secrets::split_urls(urls)
+        .into_iter()
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .collect()

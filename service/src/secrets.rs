@@ -22,7 +22,41 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// The URL (or comma-separated URLs, as for a Redis Cluster) with every password masked.
 pub fn mask_url(url: &str) -> String {
-    url.split(',').map(mask_one).collect::<Vec<_>>().join(",")
+    split_urls(url)
+        .into_iter()
+        .map(mask_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A comma-separated list of URLs (a Redis Cluster's nodes), split only where a
+/// new `scheme://` begins: a comma inside a password stays in its URL.
+pub fn split_urls(list: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _) in list.match_indices(',') {
+        let rest = &list[i + 1..];
+        if i >= start && (starts_with_scheme(rest) || rest.trim().is_empty()) {
+            parts.push(&list[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&list[start..]);
+    parts
+}
+
+fn starts_with_scheme(s: &str) -> bool {
+    let s = s.trim_start();
+    match s.find("://") {
+        Some(n) if n > 0 => {
+            let scheme = &s[..n];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        _ => false,
+    }
 }
 
 fn mask_one(url: &str) -> String {
@@ -67,7 +101,7 @@ fn is_password_key(key: &str) -> bool {
 /// The passwords a URL carries, raw and percent-decoded.
 fn passwords(url: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for one in url.split(',') {
+    for one in split_urls(url) {
         let (base, query) = match one.split_once('?') {
             Some((b, q)) => (b, q),
             None => (one, ""),
@@ -185,6 +219,11 @@ mod tests {
         assert_eq!(
             mask_url("postgres://u@h/db?sslPassword=x"),
             "postgres://u@h/db?sslPassword=***"
+        );
+        // A comma inside a password does not split the URL (and so does not leak it).
+        assert_eq!(
+            mask_url("redis://u:p,w@a:7000,redis://u:p,w@b:7000"),
+            "redis://u:***@a:7000,redis://u:***@b:7000"
         );
         // An '@' in the path is not userinfo.
         assert_eq!(mask_url("postgres://h/db@x"), "postgres://h/db@x");

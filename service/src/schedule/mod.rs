@@ -329,15 +329,23 @@ async fn run_unit(
             // Bad input is not fixed by trying again; the child said why on stderr.
             tracing::error!(job = %entry.name, tick = %unit.tick, status = "bad_input", exit_code = code, "run finished: rejected as bad input");
         }
-        None => return Err(NotStarted(died(&shared.db, unit, &end).await)),
+        None => {
+            let (what, recorded) = died(&shared.db, unit, &end).await;
+            if recorded {
+                // The tick counts as a failed run (it is not retried): so do the metrics.
+                shared.monitor.run_ended(&entry.name, "error", 0, 0);
+            }
+            return Err(NotStarted(what));
+        }
     }
     Ok(())
 }
 
 /// A child that printed no JSON line died before, or while, running. If it had
 /// claimed its tick, the row still says `running`: close it, so the tick counts
-/// as run (with an error) and is not retried. Returns what to log.
-async fn died(db: &DatabaseConnection, unit: &Unit, end: &child::ChildEnd) -> String {
+/// as run (with an error) and is not retried. Returns what to log, and whether
+/// the run was recorded as an error.
+async fn died(db: &DatabaseConnection, unit: &Unit, end: &child::ChildEnd) -> (String, bool) {
     use std::os::unix::process::ExitStatusExt;
     let how = match (end.killed, end.status.signal(), end.status.code()) {
         (true, _, _) => "killed after the grace period".to_owned(),
@@ -346,9 +354,15 @@ async fn died(db: &DatabaseConnection, unit: &Unit, end: &child::ChildEnd) -> St
         _ => "ended without a report".to_owned(),
     };
     match close_dead_run(db, &unit.tick, &format!("the run's process was {how}")).await {
-        Ok(true) => format!("the run's process was {how}; recorded as an error"),
-        Ok(false) => format!("the run's process {how} before it started"),
-        Err(e) => format!("the run's process {how}; could not check job_runs: {e}"),
+        Ok(true) => (
+            format!("the run's process was {how}; recorded as an error"),
+            true,
+        ),
+        Ok(false) => (format!("the run's process {how} before it started"), false),
+        Err(e) => (
+            format!("the run's process {how}; could not check job_runs: {e}"),
+            false,
+        ),
     }
 }
 
