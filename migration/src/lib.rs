@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigrationStatus;
 
+mod concurrent_index;
 pub mod environment;
 mod m20261121_000001_create_communities;
 mod m20261121_000002_create_profiles;
@@ -31,6 +32,7 @@ mod m20261130_200001_create_denorm_profile_changes;
 mod m20261130_200002_create_denorm_profile_triggers;
 mod m20261130_200003_create_autocomplete_changes;
 mod m20261130_200004_create_video_title_prefix_index;
+mod m20261130_500001_index_running_job_runs;
 pub mod number_ranges;
 pub mod online;
 
@@ -66,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_200002_create_denorm_profile_triggers::Migration),
             Box::new(m20261130_200003_create_autocomplete_changes::Migration),
             Box::new(m20261130_200004_create_video_title_prefix_index::Migration),
+            Box::new(m20261130_500001_index_running_job_runs::Migration),
         ];
         // The online-safe rule applies to every migration, present and future.
         list.into_iter()

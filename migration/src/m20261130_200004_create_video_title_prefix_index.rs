@@ -9,6 +9,8 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+const INDEX: &str = "idx_videos_title_normalized";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     // CONCURRENTLY (writers keep writing to videos while it builds) cannot run in a transaction.
@@ -18,24 +20,18 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // An expression index with a collation: sea-query's index builder takes columns only.
-        manager
-            .get_connection()
-            .execute_unprepared(
-                r#"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_videos_title_normalized
-                   ON videos ((btrim(lower(title)) COLLATE "C"))"#,
-            )
-            .await
-            .map(|_| ())
+        crate::concurrent_index::create(
+            manager,
+            INDEX,
+            &format!(
+                r#"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX}
+                   ON videos ((btrim(lower(title)) COLLATE "C"))"#
+            ),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_videos_title_normalized")
-                    .table("videos")
-                    .to_owned(),
-            )
-            .await
+        crate::concurrent_index::drop(manager, INDEX).await
     }
 }
