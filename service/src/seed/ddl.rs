@@ -9,16 +9,37 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::error::JobError;
 
-/// What [`strip`] dropped, to put back with [`restore`].
+/// `(table, trigger)`: the triggers seed switches off during a table's load.
+///
+/// - `my_numbers_sync_number_range` (migration `m20261121_400002`) keeps
+///   `number_range` for every writer with a PL/pgSQL call per row, which held
+///   `my_numbers` to ~150k rows/s; the load writes `number_range` itself.
+/// - The incremental refresh's insert loggers (migrations `m20261130_200002`
+///   and `_200003`) would copy every loaded row into a change log (and lock
+///   each member's profile `FOR SHARE`). Seed's `TRUNCATE` has already made
+///   the refresh state forget everything (their `TRUNCATE` triggers), so the
+///   next incremental run is a full rebuild and those entries would only be
+///   thrown away; seed empties both logs instead.
+pub const QUIET: [(&str, &str); 4] = [
+    ("my_numbers", "my_numbers_sync_number_range"),
+    ("profiles", "denorm_log_profiles_insert"),
+    ("profile_groups", "denorm_log_profile_groups_insert"),
+    ("videos", "autocomplete_log_videos_insert"),
+];
+
+/// What [`strip`] dropped or switched off, to put back with [`restore`].
 pub struct Stripped {
     table: &'static str,
+    /// Triggers of [`QUIET`] switched off.
+    triggers: Vec<&'static str>,
     /// `CREATE INDEX ...` statements.
     indexes: Vec<String>,
     /// `(quoted name, definition)` of each foreign key.
     foreign_keys: Vec<(String, String)>,
 }
 
-/// Drops `table`'s secondary indexes and foreign keys, remembering them.
+/// Drops `table`'s secondary indexes and foreign keys and switches off its
+/// [`QUIET`] triggers, remembering them.
 pub async fn strip(db: &impl ConnectionTrait, table: &'static str) -> Result<Stripped, JobError> {
     // Catalog queries: the definitions come from PostgreSQL itself, whatever migrations added.
     let rows = db
@@ -36,6 +57,7 @@ pub async fn strip(db: &impl ConnectionTrait, table: &'static str) -> Result<Str
         .await?;
     let mut stripped = Stripped {
         table,
+        triggers: Vec::new(),
         indexes: Vec::new(),
         foreign_keys: Vec::new(),
     };
@@ -52,10 +74,16 @@ pub async fn strip(db: &impl ConnectionTrait, table: &'static str) -> Result<Str
             stripped.foreign_keys.push((name, def));
         }
     }
+    for (_, trigger) in QUIET.iter().filter(|(t, _)| *t == table) {
+        // No builder for DISABLE TRIGGER; the names are the migrations'.
+        db.execute_unprepared(&format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
+            .await?;
+        stripped.triggers.push(trigger);
+    }
     Ok(stripped)
 }
 
-/// Recreates what [`strip`] dropped (foreign keys are checked against the loaded rows).
+/// Switches back on and recreates what [`strip`] set aside (foreign keys are checked against the loaded rows).
 pub async fn restore(db: &impl ConnectionTrait, stripped: Stripped) -> Result<(), JobError> {
     for def in &stripped.indexes {
         db.execute_unprepared(def).await?;
@@ -63,6 +91,13 @@ pub async fn restore(db: &impl ConnectionTrait, stripped: Stripped) -> Result<()
     for (name, def) in &stripped.foreign_keys {
         db.execute_unprepared(&format!(
             "ALTER TABLE {} ADD CONSTRAINT {name} {def}",
+            stripped.table
+        ))
+        .await?;
+    }
+    for trigger in &stripped.triggers {
+        db.execute_unprepared(&format!(
+            "ALTER TABLE {} ENABLE TRIGGER {trigger}",
             stripped.table
         ))
         .await?;

@@ -23,9 +23,11 @@
 //! each table's secondary indexes and foreign keys are set aside during its
 //! load and rebuilt after it (the `ddl` module).
 //!
-//! **All or nothing.** [`seed_atomically`] runs everything in one transaction
-//! (readers keep seeing the old data until the commit; a failure leaves it),
-//! and options are validated before anything is written.
+//! **All or nothing.** [`seed_atomically`] writes `my_numbers` and the other
+//! tables in two transactions on two connections at once (PostgreSQL gives
+//! each statement one core), and commits neither until both are written: a
+//! failure in either leaves every table's old data. Options are validated
+//! before anything is written.
 mod ddl;
 mod derived;
 pub mod hash;
@@ -62,6 +64,9 @@ pub const TABLES: [&str; 14] = [
     "daily_impression_stats_tags",
     "my_numbers",
 ];
+
+/// The incremental refresh's change logs, emptied with the tables.
+const CHANGE_LOGS: [&str; 2] = ["denorm_profile_changes", "autocomplete_changes"];
 
 /// Largest count accepted for one table: keeps id arithmetic inside `bigint`.
 const MAX_ROWS: u64 = 1_000_000_000;
@@ -256,7 +261,9 @@ pub struct SeedReport {
     pub duration_ms: u64,
     /// `rows` per second of `duration_ms`.
     pub rows_per_sec: u64,
-    /// Rows and times per table, in the order they were written.
+    /// Connections that wrote at once (one transaction each; see [`seed_atomically`]).
+    pub connections: u64,
+    /// Rows and times per table, each connection's in the order it wrote them.
     pub tables: Vec<TableReport>,
     /// Time of the `VACUUM` after the commit (0 when seeding inside a caller's transaction).
     pub vacuum_ms: u64,
@@ -304,74 +311,152 @@ async fn insert(
     })
 }
 
-/// Empties every contract table, fills them from `opts`, moves the id
-/// sequences past the written ids and analyzes the tables. Not atomic by
-/// itself: give it a transaction (or use [`seed_atomically`]).
-pub async fn seed(db: &impl ConnectionTrait, opts: &SeedOptions) -> Result<SeedReport, JobError> {
-    opts.validate()?;
-    let clock = Instant::now();
+/// One transaction's share of the seed. The contract's tables form two
+/// groups with no foreign key and no derived data between them: `my_numbers`,
+/// whose GiST index build alone is about 40% of `large`, and everything else.
+/// [`seed_atomically`] loads them side by side on two connections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Every table but `my_numbers` (and the incremental refresh's change logs).
+    Related,
+    /// `my_numbers`.
+    Numbers,
+}
+
+impl Part {
+    fn tables(self) -> Vec<&'static str> {
+        TABLES
+            .into_iter()
+            .filter(|t| (*t == "my_numbers") == (self == Part::Numbers))
+            .collect()
+    }
+}
+
+/// Empties the part's tables, fills them from `opts`, moves their id
+/// sequences past the written ids and analyzes them.
+async fn load(
+    db: &impl ConnectionTrait,
+    opts: &SeedOptions,
+    part: Part,
+) -> Result<Vec<TableReport>, JobError> {
     let g = Gen::new(opts.seed);
+    let tables = part.tables();
     // Room for the jobs' tables' aggregates to hash and sort in memory rather
     // than spill (32 MB by default here); LOCAL: this transaction only.
     db.execute_unprepared(&format!("SET LOCAL work_mem = '{WORK_MEM}'"))
         .await?;
     // TRUNCATE has no SeaORM builder; RESTART IDENTITY makes the ids repeatable.
+    // The incremental refresh's change logs go too: the TRUNCATE makes it
+    // forget its state, so their entries could only be thrown away.
+    let mut emptied = tables.clone();
+    if part == Part::Related {
+        emptied.extend(CHANGE_LOGS);
+    }
     db.execute_unprepared(&format!(
         "TRUNCATE {} RESTART IDENTITY CASCADE",
-        TABLES.join(", ")
+        emptied.join(", ")
     ))
     .await?;
     let n = &opts.counts;
     let anchor = opts.anchor_sql();
-    let mut tables = Vec::new();
-    tables.extend(profiles::seed(db, &g, n).await?);
-    tables.push(videos::seed(db, &g, n.videos).await?);
-    tables.extend(mailers::seed(db, &g, n, &anchor).await?);
-    tables.extend(impressions::seed(db, &g, n, &anchor).await?);
-    tables.push(numbers::seed(db, &g, n.numbers).await?);
-    tables.extend(derived::seed(db).await?);
-    move_sequences(db).await?;
+    let mut reports = Vec::new();
+    match part {
+        Part::Related => {
+            reports.extend(profiles::seed(db, &g, n).await?);
+            reports.push(videos::seed(db, &g, n.videos).await?);
+            reports.extend(mailers::seed(db, &g, n, &anchor).await?);
+            reports.extend(impressions::seed(db, &g, n, &anchor).await?);
+            reports.extend(derived::seed(db).await?);
+        }
+        Part::Numbers => reports.push(numbers::seed(db, &g, n.numbers).await?),
+    }
+    move_sequences(db, &tables).await?;
     // Fresh statistics, so the jobs' first plans fit the new data.
-    db.execute_unprepared(&format!("ANALYZE {}", TABLES.join(", ")))
+    db.execute_unprepared(&format!("ANALYZE {}", tables.join(", ")))
         .await?;
+    Ok(reports)
+}
+
+fn report(
+    opts: &SeedOptions,
+    tables: Vec<TableReport>,
+    clock: Instant,
+    connections: u64,
+) -> SeedReport {
     let rows = tables.iter().map(|t| t.rows).sum();
     let duration_ms = clock.elapsed().as_millis() as u64;
-    Ok(SeedReport {
+    SeedReport {
         scale: opts.scale,
         seed: opts.seed,
         anchor: opts.anchor,
         rows,
         duration_ms,
         rows_per_sec: per_sec(rows, duration_ms),
+        connections,
         tables,
         vacuum_ms: 0,
         autocomplete: None,
-    })
+    }
 }
 
-/// [`seed`] in one transaction (readers see the old data or the new, and a
-/// failure leaves the old), then `VACUUM` so the first job does not pay for
-/// setting hint bits and the visibility map.
+/// Empties every contract table, fills them from `opts`, moves the id
+/// sequences past the written ids and analyzes the tables, one table after
+/// the other on `db`. Not atomic by itself: give it a transaction (or use
+/// [`seed_atomically`], which also uses a second core).
+pub async fn seed(db: &impl ConnectionTrait, opts: &SeedOptions) -> Result<SeedReport, JobError> {
+    opts.validate()?;
+    let clock = Instant::now();
+    let mut tables = load(db, opts, Part::Related).await?;
+    tables.extend(load(db, opts, Part::Numbers).await?);
+    Ok(report(opts, tables, clock, 1))
+}
+
+/// Seeds on two connections at once, one transaction each: `my_numbers` on
+/// one, every other table on the other (they share no foreign key and no
+/// derived data, see [`Part`]). PostgreSQL runs a statement on one core, so
+/// this is what lets seed use a second one: at `large` the `my_numbers` GiST
+/// build alone takes as long as all the other tables.
+///
+/// Neither transaction commits until both have written everything: a failure
+/// in either (bad data, a lost connection, a constraint) rolls both back and
+/// leaves every table's old data. Readers see each group's old data or its
+/// new data; between the two commits (one round trip) they can see the new
+/// `my_numbers` beside the old rest. Then `VACUUM`, again one connection
+/// per group, so the first job does not pay for setting hint bits and the
+/// visibility map.
 pub async fn seed_atomically(
     db: &DatabaseConnection,
     opts: &SeedOptions,
 ) -> Result<SeedReport, JobError> {
     opts.validate()?;
-    let txn = db.begin().await?;
-    let mut report = seed(&txn, opts).await?;
-    txn.commit().await?;
+    let clock = Instant::now();
+    let (related, numbers) = (db.begin().await?, db.begin().await?);
+    // The first error returns at once; dropping both transactions rolls them back.
+    let (mut tables, numbered) = tokio::try_join!(
+        load(&related, opts, Part::Related),
+        load(&numbers, opts, Part::Numbers)
+    )?;
+    related.commit().await?;
+    numbers.commit().await?;
+    tables.extend(numbered);
+    let mut report = report(opts, tables, clock, 2);
     let clock = Instant::now();
     // VACUUM cannot run in a transaction; it only sets bookkeeping, the data is committed.
-    db.execute_unprepared(&format!("VACUUM {}", TABLES.join(", ")))
-        .await?;
+    tokio::try_join!(vacuum(db, Part::Related), vacuum(db, Part::Numbers))?;
     report.vacuum_ms = clock.elapsed().as_millis() as u64;
     tracing::info!(ms = report.vacuum_ms, "vacuumed");
     Ok(report)
 }
 
+async fn vacuum(db: &DatabaseConnection, part: Part) -> Result<(), JobError> {
+    db.execute_unprepared(&format!("VACUUM {}", part.tables().join(", ")))
+        .await?;
+    Ok(())
+}
+
 /// Moves each table's id sequence past the largest id written (rows carry explicit ids).
-async fn move_sequences(db: &impl ConnectionTrait) -> Result<(), JobError> {
-    for table in TABLES {
+async fn move_sequences(db: &impl ConnectionTrait, tables: &[&str]) -> Result<(), JobError> {
+    for &table in tables {
         // Tables keyed by their references (profile_groups, ...) have no id sequence.
         let sql = format!(
             "SELECT setval(seq, COALESCE((SELECT max(id) FROM {table}), 1), \

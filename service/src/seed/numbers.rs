@@ -4,15 +4,8 @@
 //! a single point), 17% below 10 000, 3% below 10 000 000. `number_end` stays below 2147483647, as the contract
 //! requires.
 //!
-//! `number_range` is written by the load itself, and the trigger that keeps it
-//! for every other writer (a PL/pgSQL call per row: it held `my_numbers` to
-//! ~150k rows/s) is disabled for the load only, inside seed's transaction.
-//! `ALTER TABLE ... DISABLE TRIGGER` takes an ACCESS EXCLUSIVE lock held to
-//! the commit, so no other writer can slip a row in while the trigger is off
-//! (seed's `TRUNCATE` holds that lock already), and the commit publishes the
-//! table with the trigger on again; a failure rolls the switch back with the
-//! rest. `SET LOCAL session_replication_role = replica` would skip it too,
-//! but needs a superuser, which a production-like role is not.
+//! `number_range` is written by the load itself, with the row trigger that
+//! keeps it for every other writer switched off meanwhile (see `ddl::QUIET`).
 use sea_orm::ConnectionTrait;
 
 use super::hash::Gen;
@@ -46,14 +39,5 @@ pub async fn seed(
         medium = g.below("number.width", "i", 10_000),
         wide = g.below("number.width", "i", 10_000_000),
     );
-    // No builder for DISABLE TRIGGER; the trigger's name is the migration's.
-    db.execute_unprepared(&format!("ALTER TABLE my_numbers DISABLE TRIGGER {TRIGGER}"))
-        .await?;
-    let report = insert(db, "my_numbers", sql).await?;
-    db.execute_unprepared(&format!("ALTER TABLE my_numbers ENABLE TRIGGER {TRIGGER}"))
-        .await?;
-    Ok(report)
+    insert(db, "my_numbers", sql).await
 }
-
-/// The row trigger of migration `m20261121_400002_create_number_range_trigger`.
-const TRIGGER: &str = "my_numbers_sync_number_range";

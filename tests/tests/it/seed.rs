@@ -321,6 +321,7 @@ async fn tiny_scale_through_the_cli_exits_0_with_a_json_summary() {
     assert_eq!(json["scale"], "tiny");
     assert_eq!(json["seed"], 5);
     assert_eq!(json["tables"].as_array().map(Vec::len), Some(14));
+    assert_eq!(json["connections"], 2);
     assert!(json["rows"].as_u64().unwrap_or(0) > 10_000);
     assert_eq!(count(&t.db, "SELECT count(*) FROM profiles").await, 1_000);
     // The CLI and the library give the same data.
@@ -375,11 +376,42 @@ async fn a_failing_seed_leaves_the_old_data() {
     )
     .await
     .expect("sabotage");
+    tests::exec(
+        &t.db,
+        "INSERT INTO my_numbers (number_start, number_end) VALUES (1, 2)",
+    )
+    .await;
     let out = t.cli(None, &["seed", "--scale", "tiny", "--anchor", ANCHOR]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("no_empty_titles"), "{}", stderr(&out));
     assert_eq!(count(&t.db, "SELECT count(*) FROM communities").await, 1);
     assert_eq!(count(&t.db, "SELECT count(*) FROM profiles").await, 0);
+    // my_numbers, written on the other connection, was rolled back too.
+    assert_eq!(count(&t.db, "SELECT count(*) FROM my_numbers").await, 1);
+}
+
+#[tokio::test]
+async fn a_failure_on_the_numbers_connection_leaves_every_table_old() {
+    let t = TestDb::new().await;
+    tests::exec(&t.db, "INSERT INTO communities (name) VALUES ('keep')").await;
+    // Sabotage the other connection's table: seed writes ranges wider than one.
+    tests::exec(
+        &t.db,
+        "ALTER TABLE my_numbers ADD CONSTRAINT points_only CHECK (number_start = number_end)",
+    )
+    .await;
+    let out = t.cli(None, &["seed", "--scale", "tiny", "--anchor", ANCHOR]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("points_only"), "{}", stderr(&out));
+    for (table, rows) in [
+        ("communities", 1),
+        ("profiles", 0),
+        ("videos", 0),
+        ("my_numbers", 0),
+    ] {
+        let n = count(&t.db, &format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(n, rows, "{table}");
+    }
 }
 
 /// A derived table's rows without their surrogate ids, as text in byte order.
@@ -451,6 +483,54 @@ async fn seed_writes_number_range_and_leaves_the_trigger_on_for_other_writers() 
     )
     .await;
     assert_eq!(count(&t.db, wrong).await, 0);
+}
+
+#[tokio::test]
+async fn seed_leaves_empty_change_logs_and_their_triggers_on_for_other_writers() {
+    let t = TestDb::new().await;
+    // A profile and a title logged before the seed: the seed's TRUNCATE makes
+    // their entries meaningless, and it empties both logs.
+    tests::exec(&t.db, "INSERT INTO communities (id, name) VALUES (1, 'c')").await;
+    tests::exec(
+        &t.db,
+        "INSERT INTO profiles (community_id, user_id, display_name) VALUES (1, 1, 'p')",
+    )
+    .await;
+    tests::exec(&t.db, "INSERT INTO videos (title) VALUES ('before')").await;
+    seed_atomically(&t.db, &tiny(4)).await.expect("seed");
+    let logs = "SELECT (SELECT count(*) FROM denorm_profile_changes)                 + (SELECT count(*) FROM autocomplete_changes)";
+    assert_eq!(count(&t.db, logs).await, 0);
+    let disabled = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'";
+    assert_eq!(count(&t.db, disabled).await, 0);
+    // Writers after the seed are logged again: a profile, a membership, a title.
+    tests::exec(
+        &t.db,
+        "INSERT INTO profiles (community_id, user_id, display_name) VALUES (2, 1, 'after')",
+    )
+    .await;
+    tests::exec(
+        &t.db,
+        "INSERT INTO profile_groups (profile_id, group_id) \
+         SELECT max(id), 1 FROM profiles",
+    )
+    .await;
+    tests::exec(&t.db, "INSERT INTO videos (title) VALUES ('after')").await;
+    assert_eq!(
+        count(
+            &t.db,
+            "SELECT count(*) FROM denorm_profile_changes WHERE community_id = 2"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &t.db,
+            "SELECT count(*) FROM autocomplete_changes WHERE title = 'after'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
