@@ -109,11 +109,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let mut header = machine_header(&db, args).await;
     if let Some(c) = &check {
         header.push_str(&format!(
-            "\n\nThrough the delay proxy at {} ms RTT: a 1-byte round trip {:.3} ms (direct {:.3} ms, median of {}); \
+            "\n\nThrough the delay proxy at {} ms RTT: a 1-byte round trip {:.3} ms (direct {:.3} ms, \
+             through the proxy without delay {:.3} ms, median of {}); \
              a {} MiB echo {:.0} MiB/s (direct {:.0} MiB/s, through the proxy without delay {:.0} MiB/s).",
             c.rtt_target_ms,
             c.rtt_proxied_ms,
             c.rtt_direct_ms,
+            c.rtt_undelayed_ms,
             c.round_trips,
             c.bulk_mib,
             c.bulk_proxied_mib_s,

@@ -9,8 +9,8 @@
 //! only: the bytes of a bulk transfer are in flight together, like on a long
 //! fat link, and throughput stays what loopback gives. Tokio's timer has a
 //! 1 ms grain, far too coarse for a 0.5 ms one-way delay, so the writer waits
-//! the last stretch with `std::thread::sleep` (nanosleep, tens of µs late at
-//! most) on tokio's blocking pool.
+//! the last stretch on tokio's blocking pool: nanosleep to 80 µs before the
+//! release (it wakes up to the 50 µs timer slack late), then a spin.
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 const CHUNK: usize = 64 * 1024;
 /// Chunks queued per pipe (at most 64 MiB in flight per direction).
 const QUEUE: usize = 1024;
+/// The last stretch of a wait, spun instead of slept (see [`wait_until`]).
+const SPIN: Duration = Duration::from_micros(80);
 /// Below this, waiting costs more than it is worth.
 const MIN_WAIT: Duration = Duration::from_micros(20);
 
@@ -141,7 +143,17 @@ pub async fn wait_until(at: Instant) {
     }
     let left = at.saturating_duration_since(Instant::now());
     if left > MIN_WAIT {
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            // nanosleep wakes up to the timer slack (50 µs) late, so it
+            // sleeps to SPIN before `at` and the thread spins the rest.
+            if let Some(sleep) = left.checked_sub(SPIN) {
+                std::thread::sleep(sleep);
+            }
+            while Instant::now() < at {
+                std::hint::spin_loop();
+            }
+        })
+        .await;
     }
 }
 

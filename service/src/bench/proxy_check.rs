@@ -21,6 +21,9 @@ pub struct ProxyCheck {
     pub round_trips: u32,
     /// Median round trip straight to the echo server.
     pub rtt_direct_ms: f64,
+    /// Median round trip through the same proxy with no delay: its two extra
+    /// hops alone (what a round trip through it costs beyond the delay).
+    pub rtt_undelayed_ms: f64,
     /// Median round trip through the delaying proxy.
     pub rtt_proxied_ms: f64,
     /// Size of the bulk echo.
@@ -110,8 +113,9 @@ pub async fn check(rtt: Duration, round_trips: u32, mib: u64) -> std::io::Result
     let proxy = DelayProxy::start(echo, rtt / 2).await?;
     let rtt_direct_ms = round_trip_ms(echo, round_trips).await?;
     let rtt_proxied_ms = round_trip_ms(proxy.local_addr(), round_trips).await?;
-    let (bulk_direct_mib_s, _) = bulk_mib_s(echo, mib).await?;
     let undelayed = DelayProxy::start(echo, Duration::ZERO).await?;
+    let rtt_undelayed_ms = round_trip_ms(undelayed.local_addr(), round_trips).await?;
+    let (bulk_direct_mib_s, _) = bulk_mib_s(echo, mib).await?;
     let (bulk_undelayed_mib_s, _) = bulk_mib_s(undelayed.local_addr(), mib).await?;
     let (bulk_proxied_mib_s, intact) = bulk_mib_s(proxy.local_addr(), mib).await?;
     server.abort();
@@ -124,6 +128,7 @@ pub async fn check(rtt: Duration, round_trips: u32, mib: u64) -> std::io::Result
         rtt_target_ms: rtt.as_secs_f64() * 1000.0,
         round_trips,
         rtt_direct_ms,
+        rtt_undelayed_ms,
         rtt_proxied_ms,
         bulk_mib: mib,
         bulk_direct_mib_s,
