@@ -107,7 +107,10 @@ impl Job for Noop {
             "SELECT 1",
         ))
         .await?;
-        tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        if self.sleep_ms > 0 {
+            // Even a zero sleep waits for the timer's next 1 ms tick.
+            tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        }
         if self.fail {
             return Err(JobError::Other("noop failed as asked (--fail)".into()));
         }

@@ -4,12 +4,16 @@
 //! that appeared or disappeared. A run takes the entries with `DELETE ...
 //! RETURNING` inside a transaction it commits only after Redis has the
 //! change, so exactly the entries it read are removed, and only once applied.
-//! For every prefix of a taken title (old or new), it asks PostgreSQL whether
-//! some title still starts with it: one index probe each (the smallest
-//! normalised title at or after the prefix, in byte order, starts with the
-//! prefix exactly when any title does). Present prefixes are added, absent ones
-//! removed, so a prefix other titles share survives the removal of one of them,
-//! and applying an entry twice gives the same set. Prefixes no changed title
+//! For every taken title (old or new) it asks PostgreSQL for its two
+//! neighbours among the current normalised titles in byte order: the
+//! smallest at or after it and the largest before it, two probes of the
+//! title index. A title that still exists keeps every prefix. Otherwise the
+//! longest of its prefixes some title still starts with is its longest common
+//! prefix with one of the two neighbours (in byte order the titles sharing the
+//! most leading bytes with it sit right beside it), and every shorter prefix
+//! is present too. Present prefixes are added, absent ones removed, so a
+//! prefix other titles share survives the removal of one of them, and
+//! applying an entry twice gives the same set. Prefixes no changed title
 //! touches cannot have changed. All of it is one `EVAL`: a reader sees the set
 //! before or after the run, never in between. The script first checks the
 //! live set still holds the members the last refresh left; if not (Redis lost
@@ -184,17 +188,20 @@ pub(super) async fn apply(
             "DELETE FROM autocomplete_changes RETURNING btrim(lower(title))",
         ))
         .await?;
-    let mut touched = BTreeSet::new();
-    for row in &taken {
-        let title: String = row.try_get_by_index(0)?;
-        touched.extend(prefixes(&title, max_prefix).map(str::to_owned));
+    let titles: BTreeSet<String> = taken
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?;
+    let (mut touched, mut present) = (BTreeSet::new(), BTreeSet::new());
+    for (title, shared) in shared_lengths(&txn, &titles).await? {
+        for prefix in prefixes(&title, max_prefix) {
+            touched.insert(prefix.to_owned());
+            if prefix.len() <= shared {
+                present.insert(prefix.to_owned());
+            }
+        }
     }
-    let touched: Vec<String> = touched.into_iter().collect();
-    let present: BTreeSet<String> = present_prefixes(&txn, &touched)
-        .await?
-        .into_iter()
-        .collect();
-    let absent: Vec<&String> = touched.iter().filter(|p| !present.contains(*p)).collect();
+    let absent: Vec<&String> = touched.difference(&present).collect();
     let mut script = redis::cmd("EVAL");
     script
         .arg(APPLY_SCRIPT)
@@ -227,28 +234,53 @@ pub(super) async fn apply(
     }))
 }
 
-/// The `candidates` some normalised title starts with, in byte order: one
-/// statement, one probe of `idx_videos_title_normalized` per candidate.
-async fn present_prefixes(
+/// For each normalised title of `titles`, how many of its leading bytes some
+/// current normalised title shares with it: all of them when it still
+/// exists, else the longer common prefix with its two neighbours in byte
+/// order. One statement, two probes of `idx_videos_title_normalized` per title.
+async fn shared_lengths(
     db: &impl ConnectionTrait,
-    candidates: &[String],
-) -> Result<Vec<String>, DbErr> {
-    if candidates.is_empty() {
+    titles: &BTreeSet<String>,
+) -> Result<Vec<(String, usize)>, DbErr> {
+    if titles.is_empty() {
         return Ok(Vec::new());
     }
-    // Raw SQL: a correlated LIMIT 1 subquery over an expression index with a
+    // Raw SQL: correlated LIMIT 1 subqueries over an expression index with a
     // collation, per element of an array parameter; no builder form.
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT q FROM unnest($1::text[]) AS q
-WHERE starts_with((SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-                   WHERE btrim(lower(v.title)) COLLATE "C" >= q
-                   ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1), q)"#,
-            [candidates.to_vec().into()],
+            r#"SELECT q,
+       (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+        WHERE btrim(lower(v.title)) COLLATE "C" >= q
+        ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1),
+       (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+        WHERE btrim(lower(v.title)) COLLATE "C" < q
+        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1)
+FROM unnest($1::text[]) AS q"#,
+            [titles.iter().cloned().collect::<Vec<_>>().into()],
         ))
         .await?;
     rows.iter()
-        .map(|r| r.try_get_by_index::<String>(0))
+        .map(|r| {
+            let title: String = r.try_get_by_index(0)?;
+            let next: Option<String> = r.try_get_by_index(1)?;
+            let prev: Option<String> = r.try_get_by_index(2)?;
+            let shared = if next.as_deref() == Some(title.as_str()) {
+                title.len()
+            } else {
+                let common = |other: Option<String>| {
+                    other.map_or(0, |o| {
+                        title
+                            .bytes()
+                            .zip(o.bytes())
+                            .take_while(|(a, b)| a == b)
+                            .count()
+                    })
+                };
+                common(next).max(common(prev))
+            };
+            Ok((title, shared))
+        })
         .collect()
 }
