@@ -61,6 +61,8 @@ struct ChildRun {
     db_statements: u64,
     redis_commands: u64,
     peak_rss_kb: Option<u64>,
+    /// `details.slowest_batch_ms` of jobs that work in batches.
+    slowest_batch_ms: Option<u64>,
 }
 
 /// Runs every case with every chosen strategy, then its floors.
@@ -165,6 +167,7 @@ async fn run_child(
         db_statements: num("db_statements"),
         redis_commands: num("redis_commands"),
         peak_rss_kb: json["peak_rss_kb"].as_u64(),
+        slowest_batch_ms: json["details"]["slowest_batch_ms"].as_u64(),
     })
 }
 
@@ -176,6 +179,11 @@ fn summarize(
     note: String,
 ) -> BenchRow {
     let mut times: Vec<f64> = runs.iter().map(|r| r.duration_ms).collect();
+    let note = match runs.iter().filter_map(|r| r.slowest_batch_ms).max() {
+        Some(ms) if note.is_empty() => format!("slowest batch {ms} ms"),
+        Some(ms) => format!("{note}; slowest batch {ms} ms"),
+        None => note,
+    };
     let last = runs.last();
     let scale = factor.unwrap_or(1.0);
     BenchRow {

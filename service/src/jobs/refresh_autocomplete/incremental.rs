@@ -4,10 +4,11 @@
 //! that appeared or disappeared. A run takes the entries with `DELETE ...
 //! RETURNING` inside a transaction it commits only after Redis has the
 //! change, so exactly the entries it read are removed, and only once applied.
-//! For every taken title (old or new) it asks PostgreSQL for its two
+//! For every taken title (old or new) it asks PostgreSQL for its
 //! neighbours among the current normalised titles in byte order: the
-//! smallest at or after it and the largest before it, two probes of the
-//! title index. A title that still exists keeps every prefix. Otherwise the
+//! smallest at or after it (a probe of the title index), which is the title
+//! itself when it still exists, and then it keeps every prefix; else also the
+//! largest before it (a second probe). Otherwise the
 //! longest of its prefixes some title still starts with is its longest common
 //! prefix with one of the two neighbours (in byte order the titles sharing the
 //! most leading bytes with it sit right beside it), and every shorter prefix
@@ -237,7 +238,8 @@ pub(super) async fn apply(
 /// For each normalised title of `titles`, how many of its leading bytes some
 /// current normalised title shares with it: all of them when it still
 /// exists, else the longer common prefix with its two neighbours in byte
-/// order. One statement, two probes of `idx_videos_title_normalized` per title.
+/// order. One statement: one probe of `idx_videos_title_normalized` per title
+/// that still exists, two for one that does not.
 async fn shared_lengths(
     db: &impl ConnectionTrait,
     titles: &BTreeSet<String>,
@@ -250,14 +252,16 @@ async fn shared_lengths(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT q,
-       (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-        WHERE btrim(lower(v.title)) COLLATE "C" >= q
-        ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1),
+            r#"SELECT q, n.next,
+       CASE WHEN n.next = q THEN NULL ELSE
        (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
         WHERE btrim(lower(v.title)) COLLATE "C" < q
-        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1)
-FROM unnest($1::text[]) AS q"#,
+        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END
+FROM unnest($1::text[]) AS q
+CROSS JOIN LATERAL (
+       SELECT (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+               WHERE btrim(lower(v.title)) COLLATE "C" >= q
+               ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next) AS n"#,
             [titles.iter().cloned().collect::<Vec<_>>().into()],
         ))
         .await?;
