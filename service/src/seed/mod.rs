@@ -413,7 +413,7 @@ pub async fn seed(db: &impl ConnectionTrait, opts: &SeedOptions) -> Result<SeedR
 
 /// Seeds on two connections at once, one transaction each: `my_numbers` on
 /// one, every other table on the other (they share no foreign key and no
-/// derived data, see [`Part`]). PostgreSQL runs a statement on one core, so
+/// derived data). PostgreSQL runs a statement on one core, so
 /// this is what lets seed use a second one: at `large` the `my_numbers` GiST
 /// build alone takes as long as all the other tables.
 ///
