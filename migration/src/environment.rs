@@ -13,8 +13,21 @@ pub const TABLE: &str = "sitejobs_environment";
 /// The environment recorded in the database; `None` when nothing was recorded
 /// yet (or the table does not exist: a database never migrated by this version).
 pub async fn recorded(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
+    if !exists(db).await? {
+        return Ok(None);
+    }
+    let select = Query::select().column("environment").from(TABLE).to_owned();
+    db.query_one(&select)
+        .await?
+        .map(|r| r.try_get::<String>("", "environment"))
+        .transpose()
+}
+
+/// Whether the table exists: not before its migration (`migrate up -n N`
+/// may stop short of it).
+pub async fn exists(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
     // Catalog lookup: sea-query has no "does this table exist" expression.
-    let exists = db
+    Ok(db
         .query_one_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
             "SELECT to_regclass($1) IS NOT NULL AS present",
@@ -23,15 +36,7 @@ pub async fn recorded(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr
         .await?
         .map(|r| r.try_get::<bool>("", "present"))
         .transpose()?
-        .unwrap_or(false);
-    if !exists {
-        return Ok(None);
-    }
-    let select = Query::select().column("environment").from(TABLE).to_owned();
-    db.query_one(&select)
-        .await?
-        .map(|r| r.try_get::<String>("", "environment"))
-        .transpose()
+        .unwrap_or(false))
 }
 
 /// Records `environment` as the database's (replacing what was there).

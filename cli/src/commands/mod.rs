@@ -36,7 +36,19 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
         Some(JobError::BadInput(_)) => 2,
         _ => 1,
     };
-    let msg = format!("{e:#}").replace('\n', " ");
+    // The chain, each cause once: a wrapper's text often repeats its
+    // source's, and sqlx's " at line N" (PostgreSQL's C source) helps nobody.
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = service::error::clean_message(&cause.to_string());
+        if msg.contains(text.trim()) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(text.trim());
+    }
     let msg = service::secrets::scrub(&msg);
     eprintln!("error: {msg}");
     ExitCode::from(code)

@@ -60,6 +60,15 @@ impl Guard {
     /// environment unless destructive commands are allowed: a developer's
     /// `migrate up` must not quietly lift the guard. Returns what is recorded.
     pub async fn record(&self, db: &impl ConnectionTrait) -> Result<String, JobError> {
+        if !environment::exists(db).await? {
+            // `migrate up -n N` stopped before the migration that creates it.
+            tracing::info!(
+                env = %self.env,
+                "{} does not exist yet (its migration is pending): nothing recorded",
+                environment::TABLE
+            );
+            return Ok(self.env.clone());
+        }
         let recorded = environment::recorded(db).await?;
         if recorded.as_deref() == Some(PRODUCTION)
             && self.env != PRODUCTION

@@ -82,6 +82,34 @@ async fn a_migrate_up_that_waits_for_the_lock_says_so_then_finds_nothing_pending
 }
 
 #[tokio::test]
+async fn migrate_up_n_stopping_before_the_environment_table_exits_0_and_records_it_later() {
+    let t = TestDb::empty().await;
+    let out = t.cli(None, &["migrate", "up", "-n", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(applied(&t).await, 3);
+    assert!(!table_exists(&t, "sitejobs_environment").await);
+    // A database error reaches the user once, on one line, without sqlx's
+    // " at line N" of PostgreSQL's C source.
+    let run = t.cli(None, &["run", "noop"]);
+    let all = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{all}");
+    let errors: Vec<&str> = all.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{all}");
+    assert_eq!(errors[0].matches("does not exist").count(), 1, "{all}");
+    assert!(!errors[0].contains(" at line "), "{all}");
+    let out = t.cli(None, &["migrate", "up"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        tests::scalar(
+            &t.db,
+            "SELECT count(*) FROM sitejobs_environment WHERE environment = 'development'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
 async fn status_check_names_the_pending_migrations_changes_nothing_and_passes_after_up() {
     let t = TestDb::empty().await;
     let out = t.cli(None, &["migrate", "status", "--check"]);
