@@ -37,10 +37,18 @@ pub fn report_error(e: &anyhow::Error) -> ExitCode {
         _ => 1,
     };
     // The chain, each cause once: a wrapper's text often repeats its
-    // source's, and sqlx's " at line N" (PostgreSQL's C source) helps nobody.
+    // source's, and a database error's " at line N" (PostgreSQL's C source)
+    // helps nobody (other errors' line numbers, a TOML file's, stay).
     let mut msg = String::new();
     for cause in e.chain() {
-        let text = service::error::clean_message(&cause.to_string());
+        let raw = cause.to_string();
+        let from_db = cause.downcast_ref::<sea_orm::DbErr>().is_some()
+            || cause.downcast_ref::<sea_orm::sqlx::Error>().is_some();
+        let text = if from_db {
+            service::error::clean_message(&raw)
+        } else {
+            raw.replace('\n', " ")
+        };
         if msg.contains(text.trim()) {
             continue;
         }
