@@ -16,6 +16,11 @@ pub async fn recorded(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr
     if !exists(db).await? {
         return Ok(None);
     }
+    recorded_in_table(db).await
+}
+
+/// The recorded environment, for a caller that knows the table [`exists`].
+pub async fn recorded_in_table(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
     let select = Query::select().column("environment").from(TABLE).to_owned();
     db.query_one(&select)
         .await?

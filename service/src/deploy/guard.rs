@@ -69,7 +69,7 @@ impl Guard {
             );
             return Ok(self.env.clone());
         }
-        let recorded = environment::recorded(db).await?;
+        let recorded = environment::recorded_in_table(db).await?;
         if recorded.as_deref() == Some(PRODUCTION)
             && self.env != PRODUCTION
             && !self.allow_destructive
