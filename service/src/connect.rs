@@ -10,6 +10,8 @@ pub use crate::secrets::mask_url;
 
 /// How long a connection attempt may take before it is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled connection idle this long is pinged before it is used again.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
 /// A Redis reply may take this long (a big `ZADD` or the swap of a large set).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -27,6 +29,10 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
         .min_connections(0)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(CONNECT_TIMEOUT.saturating_mul(3))
+        // sqlx pings a pooled connection on every checkout by default: a
+        // round trip per statement. Ping only one idle long enough for the
+        // server or a proxy to have dropped it.
+        .test_before_acquire_if_idle_for(IDLE_PING_AFTER)
         // Off unless asked for (`SITEJOBS_LOG=sqlx::query=debug`): then every
         // statement is logged, which scripts/lint-migrations.sh captures.
         .sqlx_logging(tracing::enabled!(target: "sqlx::query", tracing::Level::DEBUG))
@@ -49,20 +55,33 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
     Ok(db)
 }
 
-/// A run uses two connections: its lock lives on one taken out of the pool
-/// (see `runner::lock`), its history and the job's statements go through
-/// another. Opening both now, side by side, keeps connection setup (~2 ms
-/// each here) out of the run. A failure is left for the first statement to
-/// report.
+/// A run uses three connections: its lock lives on one taken out of the pool
+/// (see `runner::lock`), its history and the job's statements go through the
+/// pool. sqlx hands a released connection back to the pool on a task of its
+/// own, so a statement that follows another at once often finds none idle
+/// and opens a new one: a sequence of statements takes two. Opening all three
+/// now, side by side, keeps connection setup (~2 ms each here) out of the
+/// run. A failure is left for the first statement to report.
+const WARM: u32 = 3;
+
 async fn warm(db: &DatabaseConnection, max_connections: u32) {
     let pool = db.get_postgres_connection_pool();
     let held: Vec<_> =
-        futures::future::join_all((0..max_connections.min(2)).map(|_| pool.acquire()))
+        futures::future::join_all((0..max_connections.min(WARM)).map(|_| pool.acquire()))
             .await
             .into_iter()
             .filter_map(Result::ok)
             .collect();
+    let opened = held.len();
     drop(held);
+    // The same hand-back: give those tasks their turn, or the run's first
+    // statement opens a connection of its own after all.
+    for _ in 0..64 {
+        if pool.num_idle() >= opened {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// One direct connection first: the pool retries a refused connection until

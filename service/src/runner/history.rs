@@ -3,10 +3,13 @@
 //! died are closed by the next run of the same lock key.
 use chrono::Utc;
 use entity::job_run::{self, RunStatus};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, Func, OnConflict, Query, QueryStatementBuilder,
+    SelectStatement, WithClause,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::RunReport;
@@ -51,15 +54,97 @@ fn new_row(report: &RunReport) -> job_run::ActiveModel {
 /// another process already claimed that tick (the unique key on `tick` decides).
 pub async fn start(db: &impl ConnectionTrait, report: &RunReport) -> Result<Option<i64>, JobError> {
     let inserted = job_run::Entity::insert(new_row(report))
-        .on_conflict(
-            OnConflict::column(job_run::Column::Tick)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(on_tick_conflict())
         .exec_with_returning_keys(db)
         .await?;
     Ok(inserted.into_iter().next())
 }
+
+/// What [`start_holding_lock`] did.
+pub struct Started {
+    /// The run's row, as [`start`] returns it.
+    pub id: Option<i64>,
+    /// `running` rows of the lock key it closed as abandoned.
+    pub closed: u64,
+}
+
+/// [`start`] for a run that holds its lock, which first closes, as `error`,
+/// the `running` rows of its lock key: no live run owns them (a run writes
+/// its `running` row only once it holds the lock, and keeps the lock until
+/// its row is complete). One statement: the row is written where the run
+/// starts, and every round trip counts in a run of a few milliseconds.
+pub async fn start_holding_lock(
+    db: &impl ConnectionTrait,
+    report: &RunReport,
+) -> Result<Started, JobError> {
+    let closed = job_run::Entity::update_many()
+        .set(job_run::ActiveModel {
+            status: Set(RunStatus::Error),
+            finished_at: Set(Some(Utc::now())),
+            error: Set(Some(ABANDONED.to_owned())),
+            ..Default::default()
+        })
+        .filter(job_run::Column::LockKey.eq(&report.lock_key))
+        .filter(job_run::Column::Status.eq(RunStatus::Running))
+        .into_query()
+        .returning_col(job_run::Column::Id)
+        .to_owned();
+    let started = job_run::Entity::insert(new_row(report))
+        .on_conflict(on_tick_conflict())
+        .into_query()
+        .returning_col(job_run::Column::Id)
+        .to_owned();
+    // Data-modifying CTEs: the UPDATE reads the table as it was before the
+    // INSERT, so it never closes the row it starts.
+    let (closed_cte, started_cte) = (Alias::new("closed"), Alias::new("started"));
+    let with = WithClause::new()
+        .cte(
+            CommonTableExpression::new()
+                .query(closed)
+                .table_name(closed_cte.clone())
+                .to_owned(),
+        )
+        .cte(
+            CommonTableExpression::new()
+                .query(started)
+                .table_name(started_cte.clone())
+                .to_owned(),
+        )
+        .to_owned();
+    let scalar = |select: &mut SelectStatement| Expr::SubQuery(None, Box::new(select.to_owned().into_sub_query_statement()));
+    let query = Query::select()
+        .expr_as(
+            scalar(Query::select().column(job_run::Column::Id).from(started_cte)),
+            Alias::new("id"),
+        )
+        .expr_as(
+            scalar(
+                Query::select()
+                    .expr(Func::count(Expr::col(Asterisk)))
+                    .from(closed_cte),
+            ),
+            Alias::new("closed"),
+        )
+        .to_owned()
+        .with(with);
+    let row = db.query_one(&query).await?;
+    let (id, closed): (Option<i64>, i64) = match row {
+        Some(row) => (row.try_get("", "id")?, row.try_get("", "closed")?),
+        None => (None, 0),
+    };
+    Ok(Started {
+        id,
+        closed: closed.max(0) as u64,
+    })
+}
+
+fn on_tick_conflict() -> OnConflict {
+    OnConflict::column(job_run::Column::Tick)
+        .do_nothing()
+        .to_owned()
+}
+
+const ABANDONED: &str = "abandoned: the run's process died before it finished (closed by the next run of the same lock key)";
 
 /// Writes how the run ended into its row.
 pub async fn finish(
@@ -86,25 +171,6 @@ pub async fn finish(
 pub async fn forget(db: &impl ConnectionTrait, id: i64) -> Result<(), JobError> {
     job_run::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
-}
-
-/// Closes, as `error`, the `running` rows of `lock_key`:
-/// called by a run that holds the lock, so no live run owns them (a run writes
-/// its `running` row only once it holds the lock, and keeps the lock until its
-/// row is complete). Returns how many were closed.
-pub async fn close_abandoned(db: &impl ConnectionTrait, lock_key: &str) -> Result<u64, JobError> {
-    let query = job_run::Entity::update_many()
-        .set(job_run::ActiveModel {
-            status: Set(RunStatus::Error),
-            finished_at: Set(Some(Utc::now())),
-            error: Set(Some(
-                "abandoned: the run's process died before it finished (closed by the next run of the same lock key)".to_owned(),
-            )),
-            ..Default::default()
-        })
-        .filter(job_run::Column::LockKey.eq(lock_key))
-        .filter(job_run::Column::Status.eq(RunStatus::Running));
-    Ok(query.exec(db).await?.rows_affected)
 }
 
 /// The most recent runs, newest first, optionally of one job.

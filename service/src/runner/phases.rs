@@ -1,5 +1,5 @@
-//! One run, in its phases: `acquire` the lock, `prepare` (close abandoned
-//! runs, validate, record the `running` row and claim the tick), `execute`
+//! One run, in its phases: `acquire` the lock, `prepare` (validate, record
+//! the `running` row closing abandoned ones, and claim the tick), `execute`
 //! the job, `finish` (record, release). Every phase that ends the run early
 //! returns the report as it stands.
 //!
@@ -141,7 +141,7 @@ async fn acquire(
             };
             report.fail(RunStatus::Locked, e);
             // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
-            if let Err(e) = record(db, report, claim).await {
+            if let Err(e) = record(db, report, claim, Holding::Nothing).await {
                 tracing::warn!(error = %e, "could not record the run in job_runs");
             }
         }
@@ -150,10 +150,11 @@ async fn acquire(
     None
 }
 
-/// With the lock held: closes runs of this key whose process died, validates
-/// the job against the data, then records the `running` row. `Err(Some(e))` is
-/// bad input (nothing written); `Err(None)` ends the run with the report as it
-/// stands (its tick was claimed elsewhere, or the history could not be written).
+/// With the lock held: validates the job against the data, then records the
+/// `running` row, closing in the same statement the runs of this key whose
+/// process died. `Err(Some(e))` is bad input (nothing written); `Err(None)`
+/// ends the run with the report as it stands (its tick was claimed
+/// elsewhere, or the history could not be written).
 async fn prepare<J: Job>(
     services: &Services,
     job: &J,
@@ -161,13 +162,6 @@ async fn prepare<J: Job>(
     claim: Option<DatabaseTransaction>,
 ) -> Result<(), Option<JobError>> {
     let db = &services.db;
-    match history::close_abandoned(db, &report.lock_key).await {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::warn!(key = %report.lock_key, closed = n, "closed runs abandoned by a process that died")
-        }
-        Err(e) => tracing::warn!(error = %e, "could not close abandoned runs"),
-    }
     match job.validate(db).await {
         Err(e) if e.is_bad_input() => return Err(Some(e)),
         Err(e) => {
@@ -177,7 +171,7 @@ async fn prepare<J: Job>(
         Ok(()) => {}
     }
     report.started_at = Utc::now();
-    match record(db, report, claim).await {
+    match record(db, report, claim, Holding::Lock).await {
         Ok(()) if report.claimed_elsewhere => Err(None),
         Ok(()) => Ok(()),
         Err(e) => {
@@ -187,6 +181,15 @@ async fn prepare<J: Job>(
     }
 }
 
+/// Whether the run recording its row holds its job lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    /// It does: it also closes the rows of its lock key left `running`.
+    Lock,
+    /// It found the lock held: it must not touch the holder's row.
+    Nothing,
+}
+
 /// Inserts the report's row (inside the tick's claim, committed here); a
 /// tick someone else claimed first makes the run `locked` with
 /// `claimed_elsewhere` and writes nothing.
@@ -194,16 +197,20 @@ async fn record(
     db: &sea_orm::DatabaseConnection,
     report: &mut RunReport,
     claim: Option<DatabaseTransaction>,
+    holding: Holding,
 ) -> Result<(), JobError> {
-    let id = match claim {
+    let started = match claim {
         Some(txn) => {
-            let id = history::start(&txn, report).await?;
+            let started = start_row(&txn, report, holding).await?;
             txn.commit().await?;
-            id
+            started
         }
-        None => history::start(db, report).await?,
+        None => start_row(db, report, holding).await?,
     };
-    match id {
+    if started.closed > 0 {
+        tracing::warn!(key = %report.lock_key, closed = started.closed, "closed runs abandoned by a process that died");
+    }
+    match started.id {
         Some(id) => report.run_id = Some(id),
         None => {
             let tick = report.tick.clone().unwrap_or_default();
@@ -212,6 +219,19 @@ async fn record(
         }
     }
     Ok(())
+}
+
+async fn start_row(
+    conn: &impl ConnectionTrait,
+    report: &RunReport,
+    holding: Holding,
+) -> Result<history::Started, JobError> {
+    match holding {
+        Holding::Lock => history::start_holding_lock(conn, report).await,
+        Holding::Nothing => history::start(conn, report)
+            .await
+            .map(|id| history::Started { id, closed: 0 }),
+    }
 }
 
 /// Runs the job, unless `cancel` resolves first (then the job's future is dropped).

@@ -107,6 +107,13 @@ pub(super) struct Applied {
 /// smallest, as [`super::primary_index`] computes it. One snapshot is what
 /// makes it exact: every entry the `DELETE` sees was committed before it, so
 /// the read sees the change it names; later entries stay for the next run.
+///
+/// The changed profile ids drive every lookup, through the primary and
+/// unique keys; the community is a filter, written `IS NOT DISTINCT FROM` (the
+/// same for a non-null column) so that no index on `community_id` can drive it.
+/// With `=`, statistics taken before a community's records were rebuilt made
+/// the planner expect one record in it and walk all of them: 3.7 s instead of
+/// 30 ms for 1,000 changes in a community of 1M profiles.
 const APPLY: &str = r#"
 WITH taken AS (
     DELETE FROM denorm_profile_changes WHERE community_id = $1 RETURNING profile_id
@@ -118,12 +125,12 @@ WITH taken AS (
     FROM profiles p
     LEFT JOIN profile_groups pg ON pg.profile_id = p.id
     LEFT JOIN groups g ON g.id = pg.group_id
-    WHERE p.community_id = $1 AND p.id IN (SELECT id FROM changed)
+    WHERE p.id IN (SELECT id FROM changed) AND p.community_id IS NOT DISTINCT FROM $1
     GROUP BY p.id
 ), gone AS (
     DELETE FROM denorm_profile_records r
-    WHERE r.community_id = $1
-      AND r.profile_id IN (SELECT id FROM changed EXCEPT SELECT id FROM current)
+    WHERE r.profile_id IN (SELECT id FROM changed EXCEPT SELECT id FROM current)
+      AND r.community_id IS NOT DISTINCT FROM $1
     RETURNING 1
 ), written AS (
     INSERT INTO denorm_profile_records AS r (community_id, profile_id, user_id, primary_group, groups)

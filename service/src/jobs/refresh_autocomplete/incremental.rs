@@ -19,8 +19,6 @@
 //! before or after the run, never in between. The script first checks the
 //! live set still holds the members the last refresh left; if not (Redis lost
 //! it, someone wrote to it), the run falls back to a full refresh.
-use std::collections::BTreeSet;
-
 use redis::aio::ConnectionLike;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 
@@ -141,20 +139,28 @@ pub(super) async fn forget_state(db: &impl ConnectionTrait, key: &str) -> Result
 }
 
 /// Checks the live set's size, then removes and adds members, atomically.
-/// `ARGV`: expected size, number of members to remove, those members, then the
-/// members to add. Returns `{1, new size}`, or `{0, actual size}` having
-/// changed nothing when the size is not the expected one.
+/// `ARGV`: expected size, number of members to remove, those members, then
+/// `0, member` for each member to add (`ZADD`'s own argument order). Returns
+/// `{1, new size}`, or `{0, actual size}` having changed nothing when the size
+/// is not the expected one. Members go to `ZREM`/`ZADD` in variadic calls of
+/// up to 1,000 members (`unpack` is bounded by Lua's stack): one call per
+/// member cost more than the changes themselves.
 const APPLY_SCRIPT: &str = r"
 local n = redis.call('ZCARD', KEYS[1])
 if n ~= tonumber(ARGV[1]) then
   return {0, n}
 end
-local removing = tonumber(ARGV[2])
-for i = 3, 2 + removing do
-  redis.call('ZREM', KEYS[1], ARGV[i])
+local first = 3
+local last = 2 + tonumber(ARGV[2])
+while first <= last do
+  local upto = math.min(last, first + 999)
+  redis.call('ZREM', KEYS[1], unpack(ARGV, first, upto))
+  first = upto + 1
 end
-for i = 3 + removing, #ARGV do
-  redis.call('ZADD', KEYS[1], 0, ARGV[i])
+while first <= #ARGV do
+  local upto = math.min(#ARGV, first + 1999)
+  redis.call('ZADD', KEYS[1], unpack(ARGV, first, upto))
+  first = upto + 1
 end
 return {1, redis.call('ZCARD', KEYS[1])}
 ";
@@ -182,27 +188,31 @@ pub(super) async fn apply(
     members: u64,
 ) -> Result<Result<Applied, String>, JobError> {
     let txn = db.begin().await?;
-    // Raw SQL: DELETE ... RETURNING an expression, normalised as the full refresh does.
-    let taken = txn
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "DELETE FROM autocomplete_changes RETURNING btrim(lower(title))",
-        ))
-        .await?;
-    let titles: BTreeSet<String> = taken
+    let (changes, probed) = take_and_probe(&txn).await?;
+    // A title that exists adds all its prefixes (some may be new). A vanished
+    // one keeps the prefixes it shares with a current title Y and removes the
+    // rest; the kept ones are already in the set, as Y either was there at
+    // the last refresh or is named by an entry of this run (its own, taken
+    // in this snapshot) and adds them. A prefix several titles touch takes
+    // the first of add, keep, remove.
+    let mut touched: Vec<(&str, Fate)> = probed
         .iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect::<Result<_, _>>()?;
-    let (mut touched, mut present) = (BTreeSet::new(), BTreeSet::new());
-    for (title, shared) in shared_lengths(&txn, &titles).await? {
-        for prefix in prefixes(&title, max_prefix) {
-            touched.insert(prefix.to_owned());
-            if prefix.len() <= shared {
-                present.insert(prefix.to_owned());
-            }
-        }
-    }
-    let absent: Vec<&String> = touched.difference(&present).collect();
+        .flat_map(|p| {
+            prefixes(&p.title, max_prefix).map(move |prefix| {
+                let fate = match () {
+                    () if p.exists => Fate::Add,
+                    () if prefix.len() <= p.shared => Fate::Keep,
+                    () => Fate::Remove,
+                };
+                (prefix, fate)
+            })
+        })
+        .collect();
+    touched.sort_unstable();
+    touched.dedup_by_key(|(prefix, _)| *prefix);
+    let of = |fate| touched.iter().filter(move |t| t.1 == fate).map(|t| t.0);
+    let absent: Vec<&str> = of(Fate::Remove).collect();
+    let added: Vec<&str> = of(Fate::Add).flat_map(|m| ["0", m]).collect();
     let mut script = redis::cmd("EVAL");
     script
         .arg(APPLY_SCRIPT)
@@ -211,7 +221,7 @@ pub(super) async fn apply(
         .arg(members)
         .arg(absent.len())
         .arg(&absent)
-        .arg(present.iter().collect::<Vec<_>>());
+        .arg(&added);
     let (ok, size): (i64, u64) = script.query_async(conn).await?;
     if ok == 0 {
         // Dropping the transaction rolls the DELETE back: the entries stay.
@@ -228,49 +238,72 @@ pub(super) async fn apply(
     .await?;
     txn.commit().await?;
     Ok(Ok(Applied {
-        changes: taken.len() as u64,
+        changes,
         prefixes: touched.len() as u64,
         absent: absent.len() as u64,
         members: size,
     }))
 }
 
-/// For each normalised title of `titles`, how many of its leading bytes some
+/// What a run does with a prefix some changed title has; in this order, the
+/// first that any of its titles asks for wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fate {
+    Add,
+    Keep,
+    Remove,
+}
+
+/// A normalised title some taken entry names, as the database has it now.
+struct Probed {
+    title: String,
+    /// How many leading bytes of `title` some current title starts with.
+    shared: usize,
+    /// Whether `title` itself is a current title.
+    exists: bool,
+}
+
+/// Takes every log entry and returns how many it took and, for each
+/// distinct normalised title they name, how many of its leading bytes some
 /// current normalised title shares with it: all of them when it still
 /// exists, else the longer common prefix with its two neighbours in byte
-/// order. One statement: one probe of `idx_videos_title_normalized` per title
-/// that still exists, two for one that does not.
-async fn shared_lengths(
-    db: &impl ConnectionTrait,
-    titles: &BTreeSet<String>,
-) -> Result<Vec<(String, usize)>, DbErr> {
-    if titles.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Raw SQL: correlated LIMIT 1 subqueries over an expression index with a
-    // collation, per element of an array parameter; no builder form.
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+/// order. One statement, so the titles it reads are those of the snapshot
+/// the entries were taken in: one probe of `idx_videos_title_normalized` per
+/// title that still exists, two for one that does not.
+async fn take_and_probe(txn: &impl ConnectionTrait) -> Result<(u64, Vec<Probed>), DbErr> {
+    // Raw SQL: DELETE ... RETURNING in a data-modifying CTE, then correlated
+    // LIMIT 1 subqueries over an expression index with a collation; no builder form.
+    let rows = txn
+        .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            r#"SELECT q, n.next,
-       CASE WHEN n.next = q THEN NULL ELSE
+            // `next` is computed once per title in a materialised CTE: a
+            // lateral subquery is flattened, and its uses (output and CASE)
+            // would each run the probe.
+            r#"WITH taken AS (DELETE FROM autocomplete_changes RETURNING btrim(lower(title)) COLLATE "C" AS q),
+n AS MATERIALIZED (
+  SELECT t.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+               WHERE btrim(lower(v.title)) COLLATE "C" >= t.q
+               ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
+  FROM (SELECT DISTINCT q FROM taken) AS t)
+SELECT n.q, n.next,
+       CASE WHEN n.next = n.q THEN NULL ELSE
        (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-        WHERE btrim(lower(v.title)) COLLATE "C" < q
-        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END
-FROM unnest($1::text[]) AS q
-CROSS JOIN LATERAL (
-       SELECT (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-               WHERE btrim(lower(v.title)) COLLATE "C" >= q
-               ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next) AS n"#,
-            [titles.iter().cloned().collect::<Vec<_>>().into()],
+        WHERE btrim(lower(v.title)) COLLATE "C" < n.q
+        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END,
+       (SELECT count(*) FROM taken)
+FROM n"#,
         ))
         .await?;
-    rows.iter()
+    let mut changes = 0;
+    let shared = rows
+        .iter()
         .map(|r| {
             let title: String = r.try_get_by_index(0)?;
             let next: Option<String> = r.try_get_by_index(1)?;
             let prev: Option<String> = r.try_get_by_index(2)?;
-            let shared = if next.as_deref() == Some(title.as_str()) {
+            changes = r.try_get_by_index::<i64>(3)?.max(0) as u64;
+            let exists = next.as_deref() == Some(title.as_str());
+            let shared = if exists {
                 title.len()
             } else {
                 let common = |other: Option<String>| {
@@ -284,7 +317,12 @@ CROSS JOIN LATERAL (
                 };
                 common(next).max(common(prev))
             };
-            Ok((title, shared))
+            Ok(Probed {
+                title,
+                shared,
+                exists,
+            })
         })
-        .collect()
+        .collect::<Result<_, DbErr>>()?;
+    Ok((changes, shared))
 }
