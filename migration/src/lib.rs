@@ -33,6 +33,7 @@ mod m20261130_200002_create_denorm_profile_triggers;
 mod m20261130_200003_create_autocomplete_changes;
 mod m20261130_200004_create_video_title_prefix_index;
 mod m20261130_500001_index_running_job_runs;
+mod m20261130_600001_set_denorm_records_fillfactor;
 pub mod number_ranges;
 pub mod online;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_200003_create_autocomplete_changes::Migration),
             Box::new(m20261130_200004_create_video_title_prefix_index::Migration),
             Box::new(m20261130_500001_index_running_job_runs::Migration),
+            Box::new(m20261130_600001_set_denorm_records_fillfactor::Migration),
         ];
         // The online-safe rule applies to every migration, present and future.
         list.into_iter()

@@ -111,10 +111,16 @@ pub async fn start_holding_lock(
                 .to_owned(),
         )
         .to_owned();
-    let scalar = |select: &mut SelectStatement| Expr::SubQuery(None, Box::new(select.to_owned().into_sub_query_statement()));
+    let scalar = |select: &mut SelectStatement| {
+        Expr::SubQuery(None, Box::new(select.to_owned().into_sub_query_statement()))
+    };
     let query = Query::select()
         .expr_as(
-            scalar(Query::select().column(job_run::Column::Id).from(started_cte)),
+            scalar(
+                Query::select()
+                    .column(job_run::Column::Id)
+                    .from(started_cte),
+            ),
             Alias::new("id"),
         )
         .expr_as(

@@ -25,68 +25,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use super::prefixes;
 use crate::error::JobError;
 
-/// What an incremental run does.
-pub(super) enum Plan {
-    /// A full refresh, for this reason.
-    Full(String),
-    /// Apply the pending entries to a live set that holds `members` members.
-    Apply { members: u64, pending: u64 },
-}
-
-/// Decides between applying the log and a full refresh: one small statement.
-pub(super) async fn plan(
-    db: &DatabaseConnection,
-    key: &str,
-    max_prefix: usize,
-    max_changes: u64,
-) -> Result<Plan, DbErr> {
-    // Raw SQL: the one-row state table is written only in a data-modifying CTE
-    // (`record_state`), so it has no entity; the pending entries are counted
-    // in the same round trip, up to `max_changes + 1` (never the whole log).
-    let state = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT key, max_prefix, members,
-                    (SELECT count(*) FROM (SELECT 1 FROM autocomplete_changes LIMIT $1) AS c)
-             FROM autocomplete_refresh_state LIMIT 1",
-            [i64::try_from(max_changes.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into()],
-        ))
-        .await?;
-    let Some(state) = state else {
-        return Ok(Plan::Full(
-            "no complete refresh recorded since the change log started".into(),
-        ));
-    };
-    let (last_key, last_max, members, pending): (String, i32, i64, i64) = (
-        state.try_get_by_index(0)?,
-        state.try_get_by_index(1)?,
-        state.try_get_by_index(2)?,
-        state.try_get_by_index(3)?,
-    );
-    let pending = pending.max(0) as u64;
-    if last_key != key {
-        return Ok(Plan::Full(format!(
-            "the last refresh was of key {last_key}, whose run took the change log"
-        )));
-    }
-    if last_max as usize != max_prefix {
-        return Ok(Plan::Full(format!(
-            "the last refresh used max-prefix {last_max}"
-        )));
-    }
-    if pending > max_changes {
-        return Ok(Plan::Full(format!(
-            "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
-        )));
-    }
-    Ok(Plan::Apply {
-        members: members.max(0) as u64,
-        pending,
-    })
-}
-
 /// Inside a full refresh's transaction, before its read starts: takes every
 /// log entry (the read that follows sees every change they name).
 pub(super) async fn take_all(db: &impl ConnectionTrait) -> Result<(), DbErr> {
@@ -166,7 +104,7 @@ return {1, redis.call('ZCARD', KEYS[1])}
 ";
 
 /// What one incremental run did.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Applied {
     /// Log entries taken.
     pub changes: u64,
@@ -178,17 +116,48 @@ pub(super) struct Applied {
     pub members: u64,
 }
 
-/// Applies the log to `key` in one transaction and one `EVAL`. `Ok(Err(reason))`:
-/// the live set is not the one the last refresh left; nothing was changed.
+/// What an incremental run did, or why it did not.
+pub(super) enum Outcome {
+    /// Nothing was changed: the run refreshes in full, for this reason.
+    Full(String),
+    /// The log was applied (it may have been empty).
+    Applied(Applied),
+}
+
+/// Applies the log to `key`: in one transaction, one statement decides and
+/// takes the log's entries with their titles' neighbours, one `EVAL` applies
+/// the prefixes, one statement records the set's size, then the commit.
+/// Nothing pending: the one statement. Any reason for a full refresh (no
+/// state, another key or `max_prefix`, more than `max_changes` entries, a
+/// live set that is not the one the last refresh left): nothing changed.
 pub(super) async fn apply(
     db: &DatabaseConnection,
     conn: &mut impl ConnectionLike,
     key: &str,
     max_prefix: usize,
-    members: u64,
-) -> Result<Result<Applied, String>, JobError> {
+    max_changes: u64,
+) -> Result<Outcome, JobError> {
     let txn = db.begin().await?;
-    let (changes, probed) = take_and_probe(&txn).await?;
+    let (members, changes, probed) = match take(&txn, key, max_prefix, max_changes).await? {
+        Taken::Full(reason) => {
+            txn.rollback().await?;
+            return Ok(Outcome::Full(reason));
+        }
+        Taken::Entries {
+            members, changes: 0, ..
+        } => {
+            txn.rollback().await?;
+            return Ok(Outcome::Applied(Applied {
+                members,
+                ..Applied::default()
+            }));
+        }
+        Taken::Entries {
+            members,
+            changes,
+            probed,
+        } => (members, changes, probed),
+    };
     // A title that exists adds all its prefixes (some may be new). A vanished
     // one keeps the prefixes it shares with a current title Y and removes the
     // rest; the kept ones are already in the set, as Y either was there at
@@ -224,8 +193,9 @@ pub(super) async fn apply(
         .arg(&added);
     let (ok, size): (i64, u64) = script.query_async(conn).await?;
     if ok == 0 {
-        // Dropping the transaction rolls the DELETE back: the entries stay.
-        return Ok(Err(format!(
+        // Nothing was changed in Redis; the rollback puts the entries back.
+        txn.rollback().await?;
+        return Ok(Outcome::Full(format!(
             "the live set holds {size} members, the last refresh left {members}"
         )));
     }
@@ -237,7 +207,7 @@ pub(super) async fn apply(
     ))
     .await?;
     txn.commit().await?;
-    Ok(Ok(Applied {
+    Ok(Outcome::Applied(Applied {
         changes,
         prefixes: touched.len() as u64,
         absent: absent.len() as u64,
@@ -263,66 +233,125 @@ struct Probed {
     exists: bool,
 }
 
-/// Takes every log entry and returns how many it took and, for each
-/// distinct normalised title they name, how many of its leading bytes some
-/// current normalised title shares with it: all of them when it still
-/// exists, else the longer common prefix with its two neighbours in byte
-/// order. One statement, so the titles it reads are those of the snapshot
-/// the entries were taken in: one probe of `idx_videos_title_normalized` per
-/// title that still exists, two for one that does not.
-async fn take_and_probe(txn: &impl ConnectionTrait) -> Result<(u64, Vec<Probed>), DbErr> {
-    // Raw SQL: DELETE ... RETURNING in a data-modifying CTE, then correlated
-    // LIMIT 1 subqueries over an expression index with a collation; no builder form.
+/// What the run's first statement found.
+enum Taken {
+    /// Refresh in full, for this reason; no entry was taken.
+    Full(String),
+    /// The live set should hold `members` members; `changes` entries were
+    /// taken, naming these titles.
+    Entries {
+        members: u64,
+        changes: u64,
+        probed: Vec<Probed>,
+    },
+}
+
+/// One statement, in the run's transaction: reads the state the last refresh
+/// left and counts the pending entries (up to `max_changes + 1`, never the
+/// whole log); when the state is this run's and no more than `max_changes`
+/// are pending, takes every entry and returns, for each distinct normalised
+/// title they name, how many of its leading bytes some current normalised
+/// title shares with it: all of them when it still exists, else the longer
+/// common prefix with its two neighbours in byte order. One snapshot, so the
+/// titles it reads are those of the entries it took, and a decision and its
+/// entries cannot drift apart: one probe of `idx_videos_title_normalized`
+/// per title that still exists, two for one that does not.
+async fn take(
+    txn: &impl ConnectionTrait,
+    key: &str,
+    max_prefix: usize,
+    max_changes: u64,
+) -> Result<Taken, DbErr> {
+    let limit = i64::try_from(max_changes.saturating_add(1)).unwrap_or(i64::MAX);
+    // Raw SQL: a DELETE ... RETURNING guarded by the state in data-modifying
+    // CTEs, then correlated LIMIT 1 subqueries over an expression index with
+    // a collation; no builder form. `next` is computed once per title in a
+    // materialised CTE: a lateral subquery would be flattened, and each of
+    // its uses (output and CASE) would run the probe again.
     let rows = txn
-        .query_all_raw(Statement::from_string(
+        .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            // `next` is computed once per title in a materialised CTE: a
-            // lateral subquery is flattened, and its uses (output and CASE)
-            // would each run the probe.
-            r#"WITH taken AS (DELETE FROM autocomplete_changes RETURNING btrim(lower(title)) COLLATE "C" AS q),
-n AS MATERIALIZED (
+            r#"WITH state AS (
+  SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1
+), pending AS (
+  SELECT count(*) AS n FROM (SELECT 1 FROM autocomplete_changes LIMIT $3) AS c
+), taken AS (
+  DELETE FROM autocomplete_changes
+  WHERE (SELECT key = $1 AND max_prefix = $2 FROM state) AND (SELECT n < $3 FROM pending)
+  RETURNING btrim(lower(title)) COLLATE "C" AS q
+), n AS MATERIALIZED (
   SELECT t.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
                WHERE btrim(lower(v.title)) COLLATE "C" >= t.q
                ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
-  FROM (SELECT DISTINCT q FROM taken) AS t)
-SELECT n.q, n.next,
+  FROM (SELECT DISTINCT q FROM taken) AS t
+)
+SELECT s.key, s.max_prefix, s.members, p.n, (SELECT count(*) FROM taken), n.q, n.next,
        CASE WHEN n.next = n.q THEN NULL ELSE
        (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
         WHERE btrim(lower(v.title)) COLLATE "C" < n.q
-        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END,
-       (SELECT count(*) FROM taken)
-FROM n"#,
+        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END
+FROM state s CROSS JOIN pending p LEFT JOIN n ON true"#,
+            [key.into(), (max_prefix as i32).into(), limit.into()],
         ))
         .await?;
-    let mut changes = 0;
-    let shared = rows
-        .iter()
-        .map(|r| {
-            let title: String = r.try_get_by_index(0)?;
-            let next: Option<String> = r.try_get_by_index(1)?;
-            let prev: Option<String> = r.try_get_by_index(2)?;
-            changes = r.try_get_by_index::<i64>(3)?.max(0) as u64;
-            let exists = next.as_deref() == Some(title.as_str());
-            let shared = if exists {
-                title.len()
-            } else {
-                let common = |other: Option<String>| {
-                    other.map_or(0, |o| {
-                        title
-                            .bytes()
-                            .zip(o.bytes())
-                            .take_while(|(a, b)| a == b)
-                            .count()
-                    })
-                };
-                common(next).max(common(prev))
-            };
-            Ok(Probed {
-                title,
-                shared,
-                exists,
+    let Some(first) = rows.first() else {
+        return Ok(Taken::Full(
+            "no complete refresh recorded since the change log started".into(),
+        ));
+    };
+    let (last_key, last_max, members, pending, changes): (String, i32, i64, i64, i64) = (
+        first.try_get_by_index(0)?,
+        first.try_get_by_index(1)?,
+        first.try_get_by_index(2)?,
+        first.try_get_by_index(3)?,
+        first.try_get_by_index(4)?,
+    );
+    if last_key != key {
+        return Ok(Taken::Full(format!(
+            "the last refresh was of key {last_key}, whose run took the change log"
+        )));
+    }
+    if last_max as usize != max_prefix {
+        return Ok(Taken::Full(format!(
+            "the last refresh used max-prefix {last_max}"
+        )));
+    }
+    if pending.max(0) as u64 > max_changes {
+        return Ok(Taken::Full(format!(
+            "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
+        )));
+    }
+    let mut probed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(title) = row.try_get_by_index::<Option<String>>(5)? else {
+            continue;
+        };
+        let next: Option<String> = row.try_get_by_index(6)?;
+        let prev: Option<String> = row.try_get_by_index(7)?;
+        let exists = next.as_deref() == Some(title.as_str());
+        let common = |other: &Option<String>| {
+            other.as_deref().map_or(0, |o| {
+                title
+                    .bytes()
+                    .zip(o.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
             })
-        })
-        .collect::<Result<_, DbErr>>()?;
-    Ok((changes, shared))
+        };
+        let shared = if exists {
+            title.len()
+        } else {
+            common(&next).max(common(&prev))
+        };
+        probed.push(Probed {
+            title,
+            shared,
+            exists,
+        });
+    }
+    Ok(Taken::Entries {
+        members: members.max(0) as u64,
+        changes: changes.max(0) as u64,
+        probed,
+    })
 }

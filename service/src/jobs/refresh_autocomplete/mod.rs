@@ -216,31 +216,29 @@ impl Job for RefreshAutocomplete {
         if !self.incremental {
             return self.refresh_full(ctx).await;
         }
-        let plan = incremental::plan(ctx.db(), &self.key, self.max_prefix, self.max_changes);
-        let reason = match plan.await? {
-            incremental::Plan::Full(reason) => reason,
-            incremental::Plan::Apply { members, pending } => {
-                if pending == 0 {
-                    return Ok(JobOutput::rows(members).with_details(serde_json::json!({
-                        "incremental": true,
-                        "changes": 0,
-                    })));
-                }
-                let mut conn = ctx.redis()?;
-                let applied =
-                    incremental::apply(ctx.db(), &mut conn, &self.key, self.max_prefix, members)
-                        .await?;
-                match applied {
-                    Ok(a) => {
-                        return Ok(JobOutput::rows(a.members).with_details(serde_json::json!({
-                            "incremental": true,
-                            "changes": a.changes,
-                            "prefixes_checked": a.prefixes,
-                            "prefixes_removed": a.absent,
-                        })))
-                    }
-                    Err(reason) => reason,
-                }
+        let mut conn = ctx.redis()?;
+        let outcome = incremental::apply(
+            ctx.db(),
+            &mut conn,
+            &self.key,
+            self.max_prefix,
+            self.max_changes,
+        );
+        let reason = match outcome.await? {
+            incremental::Outcome::Full(reason) => reason,
+            incremental::Outcome::Applied(a) if a.changes == 0 => {
+                return Ok(JobOutput::rows(a.members).with_details(serde_json::json!({
+                    "incremental": true,
+                    "changes": 0,
+                })))
+            }
+            incremental::Outcome::Applied(a) => {
+                return Ok(JobOutput::rows(a.members).with_details(serde_json::json!({
+                    "incremental": true,
+                    "changes": a.changes,
+                    "prefixes_checked": a.prefixes,
+                    "prefixes_removed": a.absent,
+                })))
             }
         };
         tracing::info!(%reason, "incremental run refreshes in full");
