@@ -74,12 +74,12 @@ async fn warm(db: &DatabaseConnection, max_connections: u32) {
             .collect();
     let opened = held.len();
     drop(held);
-    // The same hand-back: give those tasks their turn, or the run's first
-    // statement opens a connection of its own after all.
-    for _ in 0..64 {
-        if pool.num_idle() >= opened {
-            break;
-        }
+    // The same hand-back: give those tasks their turn (they may be queued
+    // on another worker thread), or the run's first statement opens a
+    // connection of its own after all. Bounded: a connection that failed
+    // never comes back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
+    while pool.num_idle() < opened && std::time::Instant::now() < deadline {
         tokio::task::yield_now().await;
     }
 }

@@ -12,6 +12,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait,
 };
 
+use sea_orm::sqlx::Row;
+
+use super::lock::LockGuard;
 use super::RunReport;
 use crate::error::JobError;
 
@@ -74,7 +77,7 @@ pub struct Started {
 /// its row is complete). One statement: the row is written where the run
 /// starts, and every round trip counts in a run of a few milliseconds.
 pub async fn start_holding_lock(
-    db: &impl ConnectionTrait,
+    lock: &mut LockGuard,
     report: &RunReport,
 ) -> Result<Started, JobError> {
     let closed = job_run::Entity::update_many()
@@ -133,9 +136,9 @@ pub async fn start_holding_lock(
         )
         .to_owned()
         .with(with);
-    let row = db.query_one(&query).await?;
+    let row = lock.fetch_optional(&query).await?;
     let (id, closed): (Option<i64>, i64) = match row {
-        Some(row) => (row.try_get("", "id")?, row.try_get("", "closed")?),
+        Some(row) => (row.try_get("id")?, row.try_get("closed")?),
         None => (None, 0),
     };
     Ok(Started {
@@ -152,24 +155,23 @@ fn on_tick_conflict() -> OnConflict {
 
 const ABANDONED: &str = "abandoned: the run's process died before it finished (closed by the next run of the same lock key)";
 
-/// Writes how the run ended into its row.
-pub async fn finish(
-    db: &impl ConnectionTrait,
-    id: i64,
-    report: &RunReport,
-) -> Result<(), JobError> {
-    let row = job_run::ActiveModel {
-        id: Set(id),
-        started_at: Set(report.started_at),
-        finished_at: Set(Some(Utc::now())),
-        status: Set(report.status),
-        rows: Set(report.rows as i64),
-        db_statements: Set(report.db_statements as i64),
-        redis_commands: Set(report.redis_commands as i64),
-        error: Set(scrubbed(&report.error)),
-        ..Default::default()
-    };
-    job_run::Entity::update(row).exec(db).await?;
+/// Writes how the run ended into its row, on the connection of the lock the
+/// run still holds.
+pub async fn finish(lock: &mut LockGuard, id: i64, report: &RunReport) -> Result<(), JobError> {
+    let query = job_run::Entity::update_many()
+        .set(job_run::ActiveModel {
+            started_at: Set(report.started_at),
+            finished_at: Set(Some(Utc::now())),
+            status: Set(report.status),
+            rows: Set(report.rows as i64),
+            db_statements: Set(report.db_statements as i64),
+            redis_commands: Set(report.redis_commands as i64),
+            error: Set(scrubbed(&report.error)),
+            ..Default::default()
+        })
+        .filter(job_run::Column::Id.eq(id))
+        .into_query();
+    lock.fetch_optional(&query).await?;
     Ok(())
 }
 

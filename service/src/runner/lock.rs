@@ -2,8 +2,11 @@
 //! outlive the run on a recycled connection, so the lock lives on a connection
 //! detached from the pool: releasing the guard unlocks and closes it, and if the
 //! process dies the server drops the lock with the connection.
+use sea_orm::sea_query::PostgresQueryBuilder;
+use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, Connection, PgConnection};
 use sea_orm::DatabaseConnection;
+use sea_query_sqlx::SqlxBinder;
 
 use crate::error::JobError;
 
@@ -46,6 +49,20 @@ impl LockGuard {
     /// The lock key as given to [`acquire`], before hashing.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Sends `query` (a sea-query statement) on the lock's connection and
+    /// returns its first row, if any. The run's `job_runs` row is written
+    /// here: beside the lock that guards it, on one server process that
+    /// loads the table's catalog entries once, and with no pool checkout.
+    pub(crate) async fn fetch_optional(
+        &mut self,
+        query: &impl SqlxBinder,
+    ) -> Result<Option<PgRow>, sqlx::Error> {
+        let (sql, values) = query.build_sqlx(PostgresQueryBuilder);
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
+            .fetch_optional(&mut self.conn)
+            .await
     }
 
     /// Unlocks and closes the dedicated connection.

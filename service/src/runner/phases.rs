@@ -65,7 +65,8 @@ where
         Some(held) => held,
         None => return Ok(done(report, clock)),
     };
-    if let Err(e) = prepare(services, job, &mut report, claim).await {
+    let mut guard = guard;
+    if let Err(e) = prepare(services, job, &mut report, claim, &mut guard).await {
         guard.release().await;
         return match e {
             Some(e) => Err(e),
@@ -75,7 +76,7 @@ where
     let ctx = JobContext::new(services, opts.strategy);
     let ctx = if opts.quiet { ctx.quiet() } else { ctx };
     let outcome = execute(job, &ctx, &mut report, cancel).await;
-    let result = finish(services, &mut report, outcome).await;
+    let result = finish(services, &mut report, outcome, &mut guard).await;
     guard.release().await;
     result.map(|()| done(report, clock))
 }
@@ -141,7 +142,7 @@ async fn acquire(
             };
             report.fail(RunStatus::Locked, e);
             // History of a run that did nothing is still worth keeping; failing to write it is not fatal.
-            if let Err(e) = record(db, report, claim, Holding::Nothing).await {
+            if let Err(e) = record(db, report, claim, None).await {
                 tracing::warn!(error = %e, "could not record the run in job_runs");
             }
         }
@@ -160,6 +161,7 @@ async fn prepare<J: Job>(
     job: &J,
     report: &mut RunReport,
     claim: Option<DatabaseTransaction>,
+    guard: &mut lock::LockGuard,
 ) -> Result<(), Option<JobError>> {
     let db = &services.db;
     match job.validate(db).await {
@@ -171,7 +173,7 @@ async fn prepare<J: Job>(
         Ok(()) => {}
     }
     report.started_at = Utc::now();
-    match record(db, report, claim, Holding::Lock).await {
+    match record(db, report, claim, Some(guard)).await {
         Ok(()) if report.claimed_elsewhere => Err(None),
         Ok(()) => Ok(()),
         Err(e) => {
@@ -181,32 +183,32 @@ async fn prepare<J: Job>(
     }
 }
 
-/// Whether the run recording its row holds its job lock.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Holding {
-    /// It does: it also closes the rows of its lock key left `running`.
-    Lock,
-    /// It found the lock held: it must not touch the holder's row.
-    Nothing,
-}
-
-/// Inserts the report's row (inside the tick's claim, committed here); a
-/// tick someone else claimed first makes the run `locked` with
-/// `claimed_elsewhere` and writes nothing.
+/// Inserts the report's row, inside the tick's claim when there is one
+/// (committed here). A run holding its lock (`guard`) writes the row on the
+/// lock's connection, closing its key's abandoned rows in the same statement,
+/// before the claim commits, so the claim's advisory lock still orders rival
+/// claims of the tick. A tick someone else claimed first makes the run
+/// `locked` with `claimed_elsewhere` and writes nothing.
 async fn record(
     db: &sea_orm::DatabaseConnection,
     report: &mut RunReport,
     claim: Option<DatabaseTransaction>,
-    holding: Holding,
+    guard: Option<&mut lock::LockGuard>,
 ) -> Result<(), JobError> {
-    let started = match claim {
-        Some(txn) => {
-            let started = start_row(&txn, report, holding).await?;
-            txn.commit().await?;
-            started
-        }
-        None => start_row(db, report, holding).await?,
+    let started = match (guard, &claim) {
+        (Some(guard), _) => history::start_holding_lock(guard, report).await?,
+        (None, Some(txn)) => history::Started {
+            id: history::start(txn, report).await?,
+            closed: 0,
+        },
+        (None, None) => history::Started {
+            id: history::start(db, report).await?,
+            closed: 0,
+        },
     };
+    if let Some(txn) = claim {
+        txn.commit().await?;
+    }
     if started.closed > 0 {
         tracing::warn!(key = %report.lock_key, closed = started.closed, "closed runs abandoned by a process that died");
     }
@@ -219,19 +221,6 @@ async fn record(
         }
     }
     Ok(())
-}
-
-async fn start_row(
-    conn: &impl ConnectionTrait,
-    report: &RunReport,
-    holding: Holding,
-) -> Result<history::Started, JobError> {
-    match holding {
-        Holding::Lock => history::start_holding_lock(conn, report).await,
-        Holding::Nothing => history::start(conn, report)
-            .await
-            .map(|id| history::Started { id, closed: 0 }),
-    }
 }
 
 /// Runs the job, unless `cancel` resolves first (then the job's future is dropped).
@@ -262,6 +251,7 @@ async fn finish(
     services: &Services,
     report: &mut RunReport,
     outcome: Result<super::JobOutput, JobError>,
+    guard: &mut lock::LockGuard,
 ) -> Result<(), JobError> {
     let db = &services.db;
     let id = report.run_id;
@@ -282,7 +272,7 @@ async fn finish(
         Err(e) => report.fail(RunStatus::Error, e),
     }
     if let Some(id) = id {
-        if let Err(e) = history::finish(db, id, report).await {
+        if let Err(e) = history::finish(guard, id, report).await {
             tracing::warn!(error = %e, "could not record the run in job_runs");
         }
     }
