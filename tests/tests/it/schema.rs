@@ -219,6 +219,19 @@ async fn indexes_match_the_contract() {
     }
 }
 
+/// Incremental runs update records in place: a tenth of each page stays free
+/// so that the new versions fit beside the old (heap-only, no index writes).
+#[tokio::test]
+async fn denorm_records_keep_room_for_in_place_updates() {
+    let t = TestDb::new().await;
+    let options = strings(
+        &t.db,
+        "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'denorm_profile_records'",
+    )
+    .await;
+    assert!(options.contains("fillfactor=90"), "{options:?}");
+}
+
 #[tokio::test]
 async fn migrations_go_down_to_zero_and_up_again() {
     let t = TestDb::empty().await;

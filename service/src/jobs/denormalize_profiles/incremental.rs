@@ -150,20 +150,26 @@ SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM changed),
        (SELECT count(*) FROM gone) + (SELECT count(*) FROM written)
 "#;
 
+/// The one statement that applies `community`'s logged changes (public so
+/// that tests can `EXPLAIN` it).
+pub fn apply_statement(community: i64, precedence: &[String]) -> Statement {
+    // Raw SQL: data-modifying CTEs (two DELETEs and an upsert in one
+    // statement and one snapshot) have no query-builder form.
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        APPLY,
+        [community.into(), precedence.to_vec().into()],
+    )
+}
+
 /// Applies `community`'s logged changes: one statement, atomic on its own.
 pub(super) async fn apply(
     db: &impl ConnectionTrait,
     community: i64,
     precedence: &[String],
 ) -> Result<Applied, DbErr> {
-    // Raw SQL: data-modifying CTEs (two DELETEs and an upsert in one
-    // statement and one snapshot) have no query-builder form.
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            APPLY,
-            [community.into(), precedence.to_vec().into()],
-        ))
+        .query_one_raw(apply_statement(community, precedence))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the incremental apply returned no row".into()))?;
     let count = |i: usize| row.try_get_by_index::<i64>(i).map(|n| n.max(0) as u64);
