@@ -1,26 +1,30 @@
 //! `--incremental`: apply only the prefixes that changed titles touch.
 //!
 //! The triggers on `videos` (migration `m20261130_200003`) log every title
-//! that appeared or disappeared. A run takes the entries with `DELETE ...
-//! RETURNING` inside a transaction it commits only after Redis has the
-//! change, so exactly the entries it read are removed, and only once applied.
-//! For every taken title (old or new) it asks PostgreSQL for its
-//! neighbours among the current normalised titles in byte order: the
-//! smallest at or after it (a probe of the title index), which is the title
-//! itself when it still exists, and then it keeps every prefix; else also the
-//! largest before it (a second probe). Otherwise the
-//! longest of its prefixes some title still starts with is its longest common
-//! prefix with one of the two neighbours (in byte order the titles sharing the
-//! most leading bytes with it sit right beside it), and every shorter prefix
-//! is present too. Present prefixes are added, absent ones removed, so a
-//! prefix other titles share survives the removal of one of them, and
-//! applying an entry twice gives the same set. Prefixes no changed title
-//! touches cannot have changed. All of it is one `EVAL`: a reader sees the set
-//! before or after the run, never in between. The script first checks the
-//! live set still holds the members the last refresh left; if not (Redis lost
-//! it, someone wrote to it), the run falls back to a full refresh.
+//! that appeared or disappeared. A run's first statement reads the state the
+//! last full refresh left and the pending entries, and in the same snapshot
+//! asks, for every title they name (old or new), for its neighbours among the
+//! current normalised titles in byte order: the smallest at or after it (a
+//! probe of the title index), which is the title itself when it still
+//! exists; else also the largest before it (a second probe). In byte order
+//! the titles sharing the most leading bytes with a title sit right beside
+//! it, so the longest of its prefixes some title still starts with is its
+//! longest common prefix with one of the two neighbours, and every shorter
+//! prefix is present too. A title that exists adds all its prefixes; a
+//! vanished one removes those no current title has, and leaves the others
+//! alone. So a prefix other titles share survives the removal of one of
+//! them, and applying an entry twice gives the same set. Prefixes no changed
+//! title touches cannot have changed. All of it is one `EVAL`: a reader sees
+//! the set before or after the run, never in between. The script first checks
+//! the live set still holds the members the last refresh left; if not (Redis
+//! lost it, someone wrote to it), the run changes nothing and falls back to a
+//! full refresh. Only after the `EVAL` does the run delete the entries it
+//! read, by id, with the set's new size: an entry committed meanwhile stays
+//! for the next run, and one applied is removed exactly once.
+use std::collections::HashSet;
+
 use redis::aio::ConnectionLike;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use super::prefixes;
 use crate::error::JobError;
@@ -124,12 +128,19 @@ pub(super) enum Outcome {
     Applied(Applied),
 }
 
-/// Applies the log to `key`: in one transaction, one statement decides and
-/// takes the log's entries with their titles' neighbours, one `EVAL` applies
-/// the prefixes, one statement records the set's size, then the commit.
-/// Nothing pending: the one statement. Any reason for a full refresh (no
-/// state, another key or `max_prefix`, more than `max_changes` entries, a
-/// live set that is not the one the last refresh left): nothing changed.
+/// Applies the log to `key`: one statement decides, reads the log's entries
+/// and probes their titles' neighbours; one `EVAL` applies the prefixes; one
+/// statement deletes exactly the entries read and records the set's size.
+/// No transaction spans them: an entry is deleted only once Redis has its
+/// change, by its id (an entry committed after the first statement's
+/// snapshot was not read and stays), and a run that dies between the `EVAL`
+/// and the last statement leaves the entries and the old size, so the next
+/// run finds a set of another size and refreshes in full. Only one run reads
+/// the log at a time: every run of the job, incremental or full, of any key,
+/// takes the same lock. Nothing pending: the one statement. Any reason for a
+/// full refresh (no state, another key or `max_prefix`, more than
+/// `max_changes` entries, a live set that is not the one the last refresh
+/// left): nothing changed.
 pub(super) async fn apply(
     db: &DatabaseConnection,
     conn: &mut impl ConnectionLike,
@@ -137,26 +148,19 @@ pub(super) async fn apply(
     max_prefix: usize,
     max_changes: u64,
 ) -> Result<Outcome, JobError> {
-    let txn = db.begin().await?;
-    let (members, changes, probed) = match take(&txn, key, max_prefix, max_changes).await? {
-        Taken::Full(reason) => {
-            txn.rollback().await?;
-            return Ok(Outcome::Full(reason));
-        }
-        Taken::Entries {
-            members, changes: 0, ..
-        } => {
-            txn.rollback().await?;
+    let (members, ids, probed) = match read(db, key, max_prefix, max_changes).await? {
+        Read::Full(reason) => return Ok(Outcome::Full(reason)),
+        Read::Entries { members, ids, .. } if ids.is_empty() => {
             return Ok(Outcome::Applied(Applied {
                 members,
                 ..Applied::default()
             }));
         }
-        Taken::Entries {
+        Read::Entries {
             members,
-            changes,
+            ids,
             probed,
-        } => (members, changes, probed),
+        } => (members, ids, probed),
     };
     // A title that exists adds all its prefixes (some may be new). A vanished
     // one keeps the prefixes it shares with a current title Y and removes the
@@ -193,22 +197,26 @@ pub(super) async fn apply(
         .arg(&added);
     let (ok, size): (i64, u64) = script.query_async(conn).await?;
     if ok == 0 {
-        // Nothing was changed in Redis; the rollback puts the entries back.
-        txn.rollback().await?;
+        // Nothing was changed in Redis, nor in the log.
         return Ok(Outcome::Full(format!(
             "the live set holds {size} members, the last refresh left {members}"
         )));
     }
-    // Raw SQL, to match `record_state`: the state table has no entity.
-    txn.execute_raw(Statement::from_sql_and_values(
+    // Raw SQL, to match `record_state`: a data-modifying CTE, and the state
+    // table has no entity.
+    db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE autocomplete_refresh_state SET members = $2, refreshed_at = now() WHERE key = $1",
-        [key.into(), (size.min(i64::MAX as u64) as i64).into()],
+        "WITH applied AS (DELETE FROM autocomplete_changes WHERE id = ANY($3))
+         UPDATE autocomplete_refresh_state SET members = $2, refreshed_at = now() WHERE key = $1",
+        [
+            key.into(),
+            (size.min(i64::MAX as u64) as i64).into(),
+            ids.clone().into(),
+        ],
     ))
     .await?;
-    txn.commit().await?;
     Ok(Outcome::Applied(Applied {
-        changes,
+        changes: ids.len() as u64,
         prefixes: touched.len() as u64,
         absent: absent.len() as u64,
         members: size,
@@ -234,98 +242,103 @@ struct Probed {
 }
 
 /// What the run's first statement found.
-enum Taken {
-    /// Refresh in full, for this reason; no entry was taken.
+enum Read {
+    /// Refresh in full, for this reason.
     Full(String),
-    /// The live set should hold `members` members; `changes` entries were
-    /// taken, naming these titles.
+    /// The live set should hold `members` members; these log entries are
+    /// pending, naming these titles.
     Entries {
         members: u64,
-        changes: u64,
+        ids: Vec<i64>,
         probed: Vec<Probed>,
     },
 }
 
-/// One statement, in the run's transaction: reads the state the last refresh
-/// left and counts the pending entries (up to `max_changes + 1`, never the
-/// whole log); when the state is this run's and no more than `max_changes`
-/// are pending, takes every entry and returns, for each distinct normalised
-/// title they name, how many of its leading bytes some current normalised
-/// title shares with it: all of them when it still exists, else the longer
-/// common prefix with its two neighbours in byte order. One snapshot, so the
-/// titles it reads are those of the entries it took, and a decision and its
-/// entries cannot drift apart: one probe of `idx_videos_title_normalized`
-/// per title that still exists, two for one that does not.
-async fn take(
-    txn: &impl ConnectionTrait,
+/// One statement: reads the state the last refresh left and counts the
+/// pending entries (up to `max_changes + 1`, never the whole log); when the
+/// state is this run's and no more than `max_changes` are pending, returns
+/// every entry with, for its normalised title, how many of the title's
+/// leading bytes some current normalised title shares with it: all of them
+/// when it still exists, else the longer common prefix with its two
+/// neighbours in byte order. One snapshot, so the titles it reads are those
+/// of the entries it returns: one probe of `idx_videos_title_normalized` per
+/// distinct title that still exists, two for one that does not.
+async fn read(
+    db: &impl ConnectionTrait,
     key: &str,
     max_prefix: usize,
     max_changes: u64,
-) -> Result<Taken, DbErr> {
+) -> Result<Read, DbErr> {
     let limit = i64::try_from(max_changes.saturating_add(1)).unwrap_or(i64::MAX);
-    // Raw SQL: a DELETE ... RETURNING guarded by the state in data-modifying
-    // CTEs, then correlated LIMIT 1 subqueries over an expression index with
-    // a collation; no builder form. `next` is computed once per title in a
-    // materialised CTE: a lateral subquery would be flattened, and each of
-    // its uses (output and CASE) would run the probe again.
-    let rows = txn
+    // Raw SQL: correlated LIMIT 1 subqueries over an expression index with a
+    // collation, guarded by the state; no builder form. `OFFSET 0` keeps the
+    // subquery that finds `next` from being flattened into the one that
+    // uses it twice (which would run each probe twice).
+    let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             r#"WITH state AS (
   SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1
 ), pending AS (
   SELECT count(*) AS n FROM (SELECT 1 FROM autocomplete_changes LIMIT $3) AS c
-), taken AS (
-  DELETE FROM autocomplete_changes
+), taken AS MATERIALIZED (
+  SELECT id, btrim(lower(title)) COLLATE "C" AS q FROM autocomplete_changes
   WHERE (SELECT key = $1 AND max_prefix = $2 FROM state) AND (SELECT n < $3 FROM pending)
-  RETURNING btrim(lower(title)) COLLATE "C" AS q
-), n AS MATERIALIZED (
-  SELECT t.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-               WHERE btrim(lower(v.title)) COLLATE "C" >= t.q
-               ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
-  FROM (SELECT DISTINCT q FROM taken) AS t
+), probed AS MATERIALIZED (
+  SELECT t.q, t.next,
+         CASE WHEN t.next = t.q THEN NULL ELSE
+         (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+          WHERE btrim(lower(v.title)) COLLATE "C" < t.q
+          ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END AS prev
+  FROM (SELECT d.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+                     WHERE btrim(lower(v.title)) COLLATE "C" >= d.q
+                     ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
+        FROM (SELECT DISTINCT q FROM taken) AS d OFFSET 0) AS t
 )
-SELECT s.key, s.max_prefix, s.members, p.n, (SELECT count(*) FROM taken), n.q, n.next,
-       CASE WHEN n.next = n.q THEN NULL ELSE
-       (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-        WHERE btrim(lower(v.title)) COLLATE "C" < n.q
-        ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END
-FROM state s CROSS JOIN pending p LEFT JOIN n ON true"#,
+SELECT s.key, s.max_prefix, s.members, p.n, e.id, e.q, e.next, e.prev
+FROM state s CROSS JOIN pending p
+LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON true"#,
             [key.into(), (max_prefix as i32).into(), limit.into()],
         ))
         .await?;
     let Some(first) = rows.first() else {
-        return Ok(Taken::Full(
+        return Ok(Read::Full(
             "no complete refresh recorded since the change log started".into(),
         ));
     };
-    let (last_key, last_max, members, pending, changes): (String, i32, i64, i64, i64) = (
+    let (last_key, last_max, members, pending): (String, i32, i64, i64) = (
         first.try_get_by_index(0)?,
         first.try_get_by_index(1)?,
         first.try_get_by_index(2)?,
         first.try_get_by_index(3)?,
-        first.try_get_by_index(4)?,
     );
     if last_key != key {
-        return Ok(Taken::Full(format!(
+        return Ok(Read::Full(format!(
             "the last refresh was of key {last_key}, whose run took the change log"
         )));
     }
     if last_max as usize != max_prefix {
-        return Ok(Taken::Full(format!(
+        return Ok(Read::Full(format!(
             "the last refresh used max-prefix {last_max}"
         )));
     }
     if pending.max(0) as u64 > max_changes {
-        return Ok(Taken::Full(format!(
+        return Ok(Read::Full(format!(
             "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
         )));
     }
-    let mut probed = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut probed: Vec<Probed> = Vec::with_capacity(rows.len());
+    let mut seen = HashSet::new();
     for row in &rows {
-        let Some(title) = row.try_get_by_index::<Option<String>>(5)? else {
+        let Some(id) = row.try_get_by_index::<Option<i64>>(4)? else {
             continue;
         };
+        ids.push(id);
+        let title: String = row.try_get_by_index(5)?;
+        if !seen.insert(title.clone()) {
+            continue;
+        }
         let next: Option<String> = row.try_get_by_index(6)?;
         let prev: Option<String> = row.try_get_by_index(7)?;
         let exists = next.as_deref() == Some(title.as_str());
@@ -349,9 +362,9 @@ FROM state s CROSS JOIN pending p LEFT JOIN n ON true"#,
             exists,
         });
     }
-    Ok(Taken::Entries {
+    Ok(Read::Entries {
         members: members.max(0) as u64,
-        changes: changes.max(0) as u64,
+        ids,
         probed,
     })
 }
