@@ -324,8 +324,8 @@ async fn more_changes_than_max_changes_refresh_in_full_with_the_swap() {
 }
 
 /// 300 or 3,000 titles, 5 or 50 changed: the same two statements (one decides,
-/// takes the log and probes its titles' neighbours; one records the size) and
-/// one EVAL.
+/// reads the log and probes its titles' neighbours; one deletes the entries
+/// applied and records the size) and one EVAL.
 #[tokio::test]
 async fn incremental_commands_grow_with_changes_not_with_the_titles() {
     let mut seen = Vec::new();
