@@ -4,8 +4,8 @@
 use chrono::Utc;
 use entity::job_run::{self, RunStatus};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, Func, OnConflict, Query, QueryStatementBuilder,
-    SelectStatement, WithClause,
+    Alias, Asterisk, CommonTableExpression, Expr, Func, OnConflict, PostgresQueryBuilder, Query,
+    QueryStatementBuilder, SelectStatement, WithClause,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -136,7 +136,9 @@ pub async fn start_holding_lock(
         )
         .to_owned()
         .with(with);
-    let row = lock.fetch_optional(&query).await?;
+    let row = lock
+        .fetch_optional(query.to_string(PostgresQueryBuilder))
+        .await?;
     let (id, closed): (Option<i64>, i64) = match row {
         Some(row) => (row.try_get("id")?, row.try_get("closed")?),
         None => (None, 0),
@@ -171,7 +173,8 @@ pub async fn finish(lock: &mut LockGuard, id: i64, report: &RunReport) -> Result
         })
         .filter(job_run::Column::Id.eq(id))
         .into_query();
-    lock.fetch_optional(&query).await?;
+    lock.fetch_optional(query.to_string(PostgresQueryBuilder))
+        .await?;
     Ok(())
 }
 

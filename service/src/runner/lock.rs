@@ -2,11 +2,10 @@
 //! outlive the run on a recycled connection, so the lock lives on a connection
 //! detached from the pool: releasing the guard unlocks and closes it, and if the
 //! process dies the server drops the lock with the connection.
-use sea_orm::sea_query::PostgresQueryBuilder;
+use sea_orm::sea_query::{Func, PostgresQueryBuilder, Query};
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{self, Connection, PgConnection};
+use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use sea_orm::DatabaseConnection;
-use sea_query_sqlx::SqlxBinder;
 
 use crate::error::JobError;
 
@@ -25,15 +24,17 @@ pub async fn acquire(
     wait: bool,
 ) -> Result<Option<LockGuard>, JobError> {
     let mut conn = db.get_postgres_connection_pool().acquire().await?.detach();
-    let sql = if wait {
-        "SELECT true FROM (SELECT pg_advisory_lock(hashtextextended($1, 0))) AS l"
+    let got = if wait {
+        // `pg_advisory_lock` returns once it holds the lock (its value is void).
+        simple(&mut conn, lock_call("pg_advisory_lock", key))
+            .await?
+            .is_some()
     } else {
-        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+        match simple(&mut conn, lock_call("pg_try_advisory_lock", key)).await? {
+            Some(row) => row.try_get::<bool, _>(0)?,
+            None => false,
+        }
     };
-    let got: bool = sqlx::query_scalar(sql)
-        .bind(key)
-        .fetch_one(&mut conn)
-        .await?;
     if got {
         Ok(Some(LockGuard {
             conn,
@@ -45,32 +46,48 @@ pub async fn acquire(
     }
 }
 
+/// `SELECT <function>(hashtextextended(<key>, 0))`.
+fn lock_call(function: &'static str, key: &str) -> String {
+    Query::select()
+        .expr(Func::cust(function).arg(Func::cust("hashtextextended").arg(key).arg(0)))
+        .to_string(PostgresQueryBuilder)
+}
+
+/// Sends `sql` with the simple query protocol and returns its first row.
+/// Every statement on this connection is the first of its kind there, and
+/// sqlx spends a round trip of its own preparing such a statement (Parse,
+/// then Bind and Execute); the simple protocol takes one, which is most of
+/// these statements' cost once the network is more than a loopback. The
+/// values are written into the SQL by sea-query, which quotes strings as
+/// PostgreSQL reads them whatever `standard_conforming_strings` says (`E'...'`
+/// with backslash escapes when a string needs escaping).
+async fn simple(conn: &mut PgConnection, sql: String) -> Result<Option<PgRow>, sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .fetch_optional(conn)
+        .await
+}
+
 impl LockGuard {
     /// The lock key as given to [`acquire`], before hashing.
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    /// Sends `query` (a sea-query statement) on the lock's connection and
-    /// returns its first row, if any. The run's `job_runs` row is written
-    /// here: beside the lock that guards it, on one server process that
-    /// loads the table's catalog entries once, and with no pool checkout.
+    /// Sends `sql` (built by sea-query's `to_string`, values written in) on
+    /// the lock's connection and returns its first row, if any. The run's
+    /// `job_runs` row is written here: beside the lock that guards it, on one
+    /// server process that loads the table's catalog once, with no pool
+    /// checkout, in one round trip each (see [`simple`]).
     pub(crate) async fn fetch_optional(
         &mut self,
-        query: &impl SqlxBinder,
+        sql: String,
     ) -> Result<Option<PgRow>, sqlx::Error> {
-        let (sql, values) = query.build_sqlx(PostgresQueryBuilder);
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
-            .fetch_optional(&mut self.conn)
-            .await
+        simple(&mut self.conn, sql).await
     }
 
     /// Unlocks and closes the dedicated connection.
     pub async fn release(mut self) {
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-            .bind(&self.key)
-            .execute(&mut self.conn)
-            .await;
+        let unlocked = simple(&mut self.conn, lock_call("pg_advisory_unlock", &self.key)).await;
         if let Err(e) = unlocked {
             tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
         }

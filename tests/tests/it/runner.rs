@@ -245,3 +245,91 @@ fn the_report_reads_back_as_it_was_printed() {
     assert_eq!(report.rows, 3);
     assert_eq!(report.to_json_line(), line);
 }
+
+/// A job whose lock key, params and error hold every character SQL quoting
+/// cares about.
+struct Hostile;
+
+const HOSTILE: &str = "it's a \\ key; -- \"quoted\"\n\tand é 🚀 $x$";
+
+impl Job for Hostile {
+    fn name(&self) -> &'static str {
+        "test-hostile"
+    }
+    fn lock_key(&self) -> String {
+        HOSTILE.to_owned()
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "text": HOSTILE })
+    }
+    async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
+        // The lock is held under exactly this key while the job runs.
+        let held = ctx
+            .db()
+            .query_one_raw(Statement::from_sql_and_values(
+                ctx.db().get_database_backend(),
+                "SELECT NOT pg_try_advisory_lock(hashtextextended($1, 0))",
+                [HOSTILE.into()],
+            ))
+            .await?
+            .map(|r| r.try_get_by_index::<bool>(0))
+            .transpose()?;
+        if held != Some(true) {
+            return Err(JobError::Other("the lock is not held under its key".into()));
+        }
+        Err(JobError::Other(format!("failed: {HOSTILE}")))
+    }
+}
+
+/// The runner's lock, history row and unlock are sent with their values
+/// written into the SQL (one round trip each): quotes, backslashes, control
+/// characters and non-ASCII text arrive intact.
+#[tokio::test]
+async fn lock_keys_params_and_errors_arrive_intact_whatever_they_hold() {
+    let t = TestDb::new().await;
+    let report = run_job(&t.services(None), &Hostile, &RunOptions::default())
+        .await
+        .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Error, "{report:?}");
+    assert_eq!(
+        report.error.as_deref(),
+        Some(format!("failed: {HOSTILE}").as_str())
+    );
+    let row =
+        t.db.query_one_raw(Statement::from_string(
+            t.db.get_database_backend(),
+            "SELECT lock_key, params->>'text', error FROM job_runs WHERE job = 'test-hostile'",
+        ))
+        .await
+        .expect("query")
+        .expect("the run's row");
+    let got: (String, String, String) = (
+        row.try_get_by_index(0).expect("lock_key"),
+        row.try_get_by_index(1).expect("params"),
+        row.try_get_by_index(2).expect("error"),
+    );
+    assert_eq!(
+        got,
+        (
+            HOSTILE.to_owned(),
+            HOSTILE.to_owned(),
+            format!("failed: {HOSTILE}")
+        )
+    );
+    // Released: another session takes it at once.
+    assert_eq!(
+        scalar(
+            &t.db,
+            &format!(
+                "SELECT pg_try_advisory_lock(hashtextextended(E'{}', 0))::int::bigint",
+                HOSTILE
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+                    .replace('\n', "\\n")
+                    .replace('\t', "\\t")
+            )
+        )
+        .await,
+        1
+    );
+}
