@@ -61,11 +61,10 @@ where
             return Ok(done(report, clock));
         }
     };
-    let (guard, claim) = match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
+    let (mut guard, claim) = match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
         Some(held) => held,
         None => return Ok(done(report, clock)),
     };
-    let mut guard = guard;
     if let Err(e) = prepare(services, job, &mut report, claim, &mut guard).await {
         guard.release().await;
         return match e {
