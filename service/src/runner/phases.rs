@@ -61,10 +61,11 @@ where
             return Ok(done(report, clock));
         }
     };
-    let (mut guard, claim) = match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
-        Some(held) => held,
-        None => return Ok(done(report, clock)),
-    };
+    let (mut guard, claim) =
+        match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
+            Some(held) => held,
+            None => return Ok(done(report, clock)),
+        };
     if let Err(e) = prepare(services, job, &mut report, claim, &mut guard).await {
         guard.release().await;
         return match e {
