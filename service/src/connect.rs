@@ -55,8 +55,8 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
     Ok(db)
 }
 
-/// A run uses three connections: its lock lives on one taken out of the pool
-/// (see `runner::lock`), its history and the job's statements go through the
+/// A run uses three connections: its lock and history live on one taken out
+/// of the pool (see `runner::lock`), the job's statements go through the
 /// pool. sqlx hands a released connection back to the pool on a task of its
 /// own, so a statement that follows another at once often finds none idle
 /// and opens a new one: a sequence of statements takes two. Opening all three

@@ -110,7 +110,7 @@ return {1, redis.call('ZCARD', KEYS[1])}
 /// What one incremental run did.
 #[derive(Debug, Default)]
 pub(super) struct Applied {
-    /// Log entries taken.
+    /// Log entries applied (and deleted).
     pub changes: u64,
     /// Distinct prefixes checked against the database.
     pub prefixes: u64,
@@ -165,17 +165,19 @@ pub(super) async fn apply(
     // A title that exists adds all its prefixes (some may be new). A vanished
     // one keeps the prefixes it shares with a current title Y and removes the
     // rest; the kept ones are already in the set, as Y either was there at
-    // the last refresh or is named by an entry of this run (its own, taken
-    // in this snapshot) and adds them. A prefix several titles touch takes
+    // the last refresh or is named by an entry of this run (its own, read in
+    // the same snapshot) and adds them. A prefix several titles touch takes
     // the first of add, keep, remove.
     let mut touched: Vec<(&str, Fate)> = probed
         .iter()
         .flat_map(|p| {
             prefixes(&p.title, max_prefix).map(move |prefix| {
-                let fate = match () {
-                    () if p.exists => Fate::Add,
-                    () if prefix.len() <= p.shared => Fate::Keep,
-                    () => Fate::Remove,
+                let fate = if p.exists {
+                    Fate::Add
+                } else if prefix.len() <= p.shared {
+                    Fate::Keep
+                } else {
+                    Fate::Remove
                 };
                 (prefix, fate)
             })
@@ -202,6 +204,7 @@ pub(super) async fn apply(
             "the live set holds {size} members, the last refresh left {members}"
         )));
     }
+    let changes = ids.len() as u64;
     // Raw SQL, to match `record_state`: a data-modifying CTE, and the state
     // table has no entity.
     db.execute_raw(Statement::from_sql_and_values(
@@ -211,12 +214,12 @@ pub(super) async fn apply(
         [
             key.into(),
             (size.min(i64::MAX as u64) as i64).into(),
-            ids.clone().into(),
+            ids.into(),
         ],
     ))
     .await?;
     Ok(Outcome::Applied(Applied {
-        changes: ids.len() as u64,
+        changes,
         prefixes: touched.len() as u64,
         absent: absent.len() as u64,
         members: size,
@@ -232,7 +235,7 @@ enum Fate {
     Remove,
 }
 
-/// A normalised title some taken entry names, as the database has it now.
+/// A normalised title some entry read names, as the database has it now.
 struct Probed {
     title: String,
     /// How many leading bytes of `title` some current title starts with.
