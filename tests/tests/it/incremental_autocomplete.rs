@@ -393,3 +393,56 @@ async fn a_reader_sees_the_set_before_or_after_an_incremental_run() {
         );
     }
 }
+
+/// Keeps the Redis server busy for about a second (a script runs alone).
+const BUSY_SCRIPT: &str = r"
+local t0 = redis.call('TIME')
+while true do
+  local t = redis.call('TIME')
+  if (tonumber(t[1]) - tonumber(t0[1])) * 1000000 + tonumber(t[2]) - tonumber(t0[2]) > 1000000 then
+    return 1
+  end
+end
+";
+
+/// A run reads the log, applies it in Redis, then deletes the entries it
+/// read. A title written in between (here while Redis is busy and the run
+/// waits for its `EVAL`) is not lost with them: the next run applies it.
+#[tokio::test]
+async fn a_title_written_while_the_run_waits_for_redis_is_applied_by_the_next_run() {
+    let (t, redis) = (TestDb::new().await, TestRedis::new().await);
+    exec(&t.db, "INSERT INTO videos (title) VALUES ('Abba'), ('Abc')").await;
+    let job = job(&redis, 8);
+    run(&t.db, &redis, &job).await;
+    exec(
+        &t.db,
+        "UPDATE videos SET title = 'Bob' WHERE title = 'Abba'",
+    )
+    .await;
+    let busy = async {
+        let mut conn = redis.conn.clone();
+        redis::cmd("EVAL")
+            .arg(BUSY_SCRIPT)
+            .arg(0)
+            .query_async::<i64>(&mut conn)
+            .await
+            .expect("busy script");
+    };
+    let incremental = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        run(&t.db, &redis, &job).await
+    };
+    let writer = async {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        exec(&t.db, "INSERT INTO videos (title) VALUES ('Zed')").await;
+    };
+    let ((), first, ()) = tokio::join!(busy, incremental, writer);
+    assert_eq!(first.details["incremental"], true, "{first:?}");
+    let second = run(&t.db, &redis, &job).await;
+    assert_eq!(second.details["incremental"], true, "{second:?}");
+    assert_eq!(members(&redis, &job.key).await, expected(&t.db, 8).await);
+    assert_eq!(
+        scalar(&t.db, "SELECT count(*) FROM autocomplete_changes").await,
+        0
+    );
+}
