@@ -109,10 +109,14 @@ async fn a_reader_on_a_cluster_never_sees_a_partial_set_and_temp_keys_keep_the_t
         insert_titles(&t.db, &generated(from, 1000)).await;
         from += 1000;
         let stop = Arc::new(AtomicBool::new(false));
+        // The reader says when it is connected: the refresh starts only then,
+        // so its polls cover the whole refresh, however fast that is.
+        let (ready, connected) = tokio::sync::oneshot::channel();
         let reader = {
             let (stop, key, url) = (stop.clone(), key.clone(), redis.url.clone());
             tokio::spawn(async move {
                 let mut conn = service::connect::connect_redis(&url).await.expect("reader");
+                let _ = ready.send(());
                 let (mut sizes, mut temps) = (Vec::new(), Vec::new());
                 while !stop.load(Ordering::Relaxed) {
                     let n: i64 = redis::cmd("ZCARD")
@@ -131,6 +135,7 @@ async fn a_reader_on_a_cluster_never_sees_a_partial_set_and_temp_keys_keep_the_t
                 (sizes, temps)
             })
         };
+        connected.await.expect("reader connected");
         let mut job = RefreshAutocomplete::new(&key, 8);
         job.chunk_members = 200;
         let new = refresh_ok(&t, &redis, &job, strategy).await.rows as i64;

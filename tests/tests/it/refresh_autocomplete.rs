@@ -249,11 +249,15 @@ async fn a_reader_never_sees_the_set_missing_or_smaller_during_a_refresh() {
         insert_titles(&t.db, &generated(from, 1500)).await;
         from += 1500;
         let stop = Arc::new(AtomicBool::new(false));
+        // The reader says when it is connected: the refresh starts only then,
+        // so its polls cover the whole refresh, however fast that is.
+        let (ready, connected) = tokio::sync::oneshot::channel();
         let reader = {
             let (stop, key, url) = (stop.clone(), key.clone(), redis.url.clone());
             tokio::spawn(async move {
                 // A client of its own, like a web server answering keystrokes.
                 let mut conn = service::connect::connect_redis(&url).await.expect("reader");
+                let _ = ready.send(());
                 let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let n: i64 = redis::cmd("ZCARD")
@@ -266,6 +270,7 @@ async fn a_reader_never_sees_the_set_missing_or_smaller_during_a_refresh() {
                 seen
             })
         };
+        connected.await.expect("reader connected");
         let mut job = RefreshAutocomplete::new(&key, 8);
         job.chunk_members = 200;
         let new = refresh_ok(&t, &redis, &job, strategy).await.rows as i64;
