@@ -3,7 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use sea_orm::sqlx::PgConnection;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Mutex;
+
+use super::session::Session;
 
 use super::Strategy;
 use crate::error::JobError;
@@ -25,14 +29,20 @@ pub struct JobContext {
     redis: Option<CountingRedis>,
     db_statements: Arc<AtomicU64>,
     redis_commands: Arc<AtomicU64>,
+    session: Arc<Mutex<PgConnection>>,
     /// The strategy this run uses.
     pub strategy: Strategy,
     quiet: bool,
 }
 
 impl JobContext {
-    /// A context whose connections count every statement and command sent through them.
-    pub fn new(services: &Services, strategy: Strategy) -> Self {
+    /// A context whose connections count every statement and command sent
+    /// through them; `session` is the run's own connection (its lock's).
+    pub(crate) fn new(
+        services: &Services,
+        strategy: Strategy,
+        session: Arc<Mutex<PgConnection>>,
+    ) -> Self {
         let db_statements = Arc::new(AtomicU64::new(0));
         let redis_commands = Arc::new(AtomicU64::new(0));
         // A clone with its own callback shares the pool but counts only its own statements.
@@ -50,6 +60,7 @@ impl JobContext {
             redis,
             db_statements,
             redis_commands,
+            session,
             strategy,
             quiet: false,
         }
@@ -65,6 +76,16 @@ impl JobContext {
     /// transaction begun on it) is counted.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The run's own connection, counted like [`db`](Self::db): the one that
+    /// holds the run's lock and writes its history, idle while the job runs.
+    /// A short job of a few statements sends them here to have them all on
+    /// one server process, which loads each table's catalog once, in one
+    /// round trip each; see [`Session`]. One at a time: a second call waits
+    /// until the first session is dropped.
+    pub async fn session(&self) -> Session<'_> {
+        Session::new(self.session.lock().await, &self.db_statements)
     }
 
     /// A counting Redis connection (cheap to clone), or an error when none is configured.

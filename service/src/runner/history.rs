@@ -76,10 +76,7 @@ pub struct Started {
 /// its `running` row only once it holds the lock, and keeps the lock until
 /// its row is complete). One statement: the row is written where the run
 /// starts, and every round trip counts in a run of a few milliseconds.
-pub async fn start_holding_lock(
-    lock: &mut LockGuard,
-    report: &RunReport,
-) -> Result<Started, JobError> {
+pub async fn start_holding_lock(lock: &LockGuard, report: &RunReport) -> Result<Started, JobError> {
     let closed = job_run::Entity::update_many()
         .set(job_run::ActiveModel {
             status: Set(RunStatus::Error),
@@ -159,7 +156,7 @@ const ABANDONED: &str = "abandoned: the run's process died before it finished (c
 
 /// Writes how the run ended into its row, on the connection of the lock the
 /// run still holds.
-pub async fn finish(lock: &mut LockGuard, id: i64, report: &RunReport) -> Result<(), JobError> {
+pub async fn finish(lock: &LockGuard, id: i64, report: &RunReport) -> Result<(), JobError> {
     let query = job_run::Entity::update_many()
         .set(job_run::ActiveModel {
             started_at: Set(report.started_at),

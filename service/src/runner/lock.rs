@@ -1,18 +1,23 @@
 //! Advisory locks that cannot leak. A session lock taken through the pool can
 //! outlive the run on a recycled connection, so the lock lives on a connection
 //! detached from the pool: releasing the guard unlocks and closes it, and if the
-//! process dies the server drops the lock with the connection.
+//! process dies the server drops the lock with the connection. That
+//! connection is the run's own: its history is written there, and a job may
+//! send its statements there too ([`JobContext::session`](super::JobContext::session)).
+use std::sync::Arc;
+
 use sea_orm::sea_query::{Func, PostgresQueryBuilder, Query};
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use sea_orm::DatabaseConnection;
+use tokio::sync::Mutex;
 
 use crate::error::JobError;
 
 /// A held advisory lock and the dedicated connection it lives on. Call [`release`](Self::release);
 /// a guard dropped instead closes the connection, and the server frees the lock with it.
 pub struct LockGuard {
-    conn: PgConnection,
+    conn: Arc<Mutex<PgConnection>>,
     key: String,
 }
 
@@ -37,7 +42,7 @@ pub async fn acquire(
     };
     if got {
         Ok(Some(LockGuard {
-            conn,
+            conn: Arc::new(Mutex::new(conn)),
             key: key.to_owned(),
         }))
     } else {
@@ -61,7 +66,10 @@ fn lock_call(function: &'static str, key: &str) -> String {
 /// values are written into the SQL by sea-query, which quotes strings as
 /// PostgreSQL reads them whatever `standard_conforming_strings` says (`E'...'`
 /// with backslash escapes when a string needs escaping).
-async fn simple(conn: &mut PgConnection, sql: String) -> Result<Option<PgRow>, sqlx::Error> {
+pub(crate) async fn simple(
+    conn: &mut PgConnection,
+    sql: String,
+) -> Result<Option<PgRow>, sqlx::Error> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_optional(conn)
         .await
@@ -78,19 +86,29 @@ impl LockGuard {
     /// `job_runs` row is written here: beside the lock that guards it, on one
     /// server process that loads the table's catalog once, with no pool
     /// checkout, in one round trip each (see [`simple`]).
-    pub(crate) async fn fetch_optional(
-        &mut self,
-        sql: String,
-    ) -> Result<Option<PgRow>, sqlx::Error> {
-        simple(&mut self.conn, sql).await
+    pub(crate) async fn fetch_optional(&self, sql: String) -> Result<Option<PgRow>, sqlx::Error> {
+        simple(&mut *self.conn.lock().await, sql).await
     }
 
-    /// Unlocks and closes the dedicated connection.
-    pub async fn release(mut self) {
-        let unlocked = simple(&mut self.conn, lock_call("pg_advisory_unlock", &self.key)).await;
+    /// The lock's connection, shared with the job's context for the run.
+    pub(crate) fn connection(&self) -> Arc<Mutex<PgConnection>> {
+        self.conn.clone()
+    }
+
+    /// Unlocks and closes the dedicated connection. A share of it still held
+    /// elsewhere only delays the close until that share is dropped; the lock
+    /// is released either way.
+    pub async fn release(self) {
+        let unlocked = simple(
+            &mut *self.conn.lock().await,
+            lock_call("pg_advisory_unlock", &self.key),
+        )
+        .await;
         if let Err(e) = unlocked {
             tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
         }
-        let _ = self.conn.close().await;
+        if let Ok(conn) = Arc::try_unwrap(self.conn) {
+            let _ = conn.into_inner().close().await;
+        }
     }
 }

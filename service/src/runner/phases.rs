@@ -61,22 +61,23 @@ where
             return Ok(done(report, clock));
         }
     };
-    let (mut guard, claim) =
-        match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
-            Some(held) => held,
-            None => return Ok(done(report, clock)),
-        };
-    if let Err(e) = prepare(services, job, &mut report, claim, &mut guard).await {
+    let (guard, claim) = match acquire(services, &mut report, opts, claim, cancel.as_mut()).await {
+        Some(held) => held,
+        None => return Ok(done(report, clock)),
+    };
+    if let Err(e) = prepare(services, job, &mut report, claim, &guard).await {
         guard.release().await;
         return match e {
             Some(e) => Err(e),
             None => Ok(done(report, clock)),
         };
     }
-    let ctx = JobContext::new(services, opts.strategy);
+    let ctx = JobContext::new(services, opts.strategy, guard.connection());
     let ctx = if opts.quiet { ctx.quiet() } else { ctx };
     let outcome = execute(job, &ctx, &mut report, cancel).await;
-    let result = finish(services, &mut report, outcome, &mut guard).await;
+    // Its share of the lock's connection goes, so that `release` closes it.
+    drop(ctx);
+    let result = finish(services, &mut report, outcome, &guard).await;
     guard.release().await;
     result.map(|()| done(report, clock))
 }
@@ -161,7 +162,7 @@ async fn prepare<J: Job>(
     job: &J,
     report: &mut RunReport,
     claim: Option<DatabaseTransaction>,
-    guard: &mut lock::LockGuard,
+    guard: &lock::LockGuard,
 ) -> Result<(), Option<JobError>> {
     let db = &services.db;
     match job.validate(db).await {
@@ -193,7 +194,7 @@ async fn record(
     db: &sea_orm::DatabaseConnection,
     report: &mut RunReport,
     claim: Option<DatabaseTransaction>,
-    guard: Option<&mut lock::LockGuard>,
+    guard: Option<&lock::LockGuard>,
 ) -> Result<(), JobError> {
     let started = match (guard, &claim) {
         (Some(guard), _) => history::start_holding_lock(guard, report).await?,
@@ -251,7 +252,7 @@ async fn finish(
     services: &Services,
     report: &mut RunReport,
     outcome: Result<super::JobOutput, JobError>,
-    guard: &mut lock::LockGuard,
+    guard: &lock::LockGuard,
 ) -> Result<(), JobError> {
     let db = &services.db;
     let id = report.run_id;

@@ -330,3 +330,92 @@ async fn lock_keys_params_and_errors_arrive_intact_whatever_they_hold() {
         .expect("bool");
     assert!(free, "the lock is still held after the run");
 }
+
+/// Sends its statements on the run's own connection and reports what it saw.
+struct OnSession;
+
+const SESSION_TEXT: &str = "it's \\ é 🚀 $1";
+
+impl Job for OnSession {
+    fn name(&self) -> &'static str {
+        "test-session"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
+        let mut session = ctx.session().await;
+        // The server process that holds this run's lock, and this one's.
+        let rows = session
+            .query_all(
+                "SELECT (SELECT pid FROM pg_locks, hashtextextended($1, 0) AS h
+                         WHERE locktype = 'advisory' AND granted
+                           AND classid::bigint = (h >> 32) & 4294967295
+                           AND objid::bigint = h & 4294967295
+                         LIMIT 1) = pg_backend_pid(), $2::text, $3::int, pg_backend_pid()",
+                vec!["test-session".into(), SESSION_TEXT.into(), 7i32.into()],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| JobError::Other("no row".into()))?;
+        let same: Option<bool> = row.try_get_by_index(0)?;
+        let text: String = row.try_get_by_index(1)?;
+        let seven: i32 = row.try_get_by_index(2)?;
+        let pid: i32 = row.try_get_by_index(3)?;
+        let written = session
+            .execute(
+                "INSERT INTO communities (name) VALUES ($1), ($1)",
+                vec![SESSION_TEXT.into()],
+            )
+            .await?;
+        Ok(JobOutput::rows(written).with_details(serde_json::json!({
+            "same_process": same,
+            "text": text,
+            "seven": seven,
+            "pid": pid,
+        })))
+    }
+}
+
+/// `ctx.session()` is the connection that holds the run's lock; values
+/// arrive intact; its statements are counted and commit on their own; the
+/// connection is closed with the run.
+#[tokio::test]
+async fn a_jobs_session_is_the_runs_own_connection_and_is_counted() {
+    let t = TestDb::new().await;
+    let report = run_job(&t.services(None), &OnSession, &RunOptions::default())
+        .await
+        .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert_eq!(report.details["same_process"], true, "{report:?}");
+    assert_eq!(report.details["text"], SESSION_TEXT);
+    assert_eq!(report.details["seven"], 7);
+    assert_eq!(report.rows, 2);
+    assert_eq!(report.db_statements, 2);
+    assert_eq!(
+        scalar(
+            &t.db,
+            &format!(
+                "SELECT count(*) FROM communities WHERE name = '{}'",
+                SESSION_TEXT.replace('\'', "''")
+            )
+        )
+        .await,
+        2
+    );
+    // Closed with the run: its server process goes (it exits on its own
+    // time once told to).
+    let gone = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = {}",
+        report.details["pid"]
+    );
+    let start = std::time::Instant::now();
+    while scalar(&t.db, &gone).await > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the run's connection outlived it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

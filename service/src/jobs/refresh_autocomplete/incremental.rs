@@ -24,10 +24,11 @@
 use std::collections::HashSet;
 
 use redis::aio::ConnectionLike;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use super::prefixes;
 use crate::error::JobError;
+use crate::runner::Session;
 
 /// Inside a full refresh's transaction, before its read starts: takes every
 /// log entry (the read that follows sees every change they name).
@@ -131,6 +132,8 @@ pub(super) enum Outcome {
 /// Applies the log to `key`: one statement decides, reads the log's entries
 /// and probes their titles' neighbours; one `EVAL` applies the prefixes; one
 /// statement deletes exactly the entries read and records the set's size.
+/// Both statements go on the run's own connection (`session`): one server
+/// process, which loads the log's catalog once.
 /// No transaction spans them: an entry is deleted only once Redis has its
 /// change, by its id (an entry committed after the first statement's
 /// snapshot was not read and stays), and a run that dies between the `EVAL`
@@ -142,13 +145,13 @@ pub(super) enum Outcome {
 /// `max_changes` entries, a live set that is not the one the last refresh
 /// left): nothing changed.
 pub(super) async fn apply(
-    db: &DatabaseConnection,
+    mut session: Session<'_>,
     conn: &mut impl ConnectionLike,
     key: &str,
     max_prefix: usize,
     max_changes: u64,
 ) -> Result<Outcome, JobError> {
-    let (members, ids, probed) = match read(db, key, max_prefix, max_changes).await? {
+    let (members, ids, probed) = match read(&mut session, key, max_prefix, max_changes).await? {
         Read::Full(reason) => return Ok(Outcome::Full(reason)),
         Read::Entries { members, ids, .. } if ids.is_empty() => {
             return Ok(Outcome::Applied(Applied {
@@ -207,17 +210,17 @@ pub(super) async fn apply(
     let changes = ids.len() as u64;
     // Raw SQL, to match `record_state`: a data-modifying CTE, and the state
     // table has no entity.
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "WITH applied AS (DELETE FROM autocomplete_changes WHERE id = ANY($3))
+    session
+        .execute(
+            "WITH applied AS (DELETE FROM autocomplete_changes WHERE id = ANY($3::bigint[]))
          UPDATE autocomplete_refresh_state SET members = $2, refreshed_at = now() WHERE key = $1",
-        [
-            key.into(),
-            (size.min(i64::MAX as u64) as i64).into(),
-            ids.into(),
-        ],
-    ))
-    .await?;
+            vec![
+                key.into(),
+                (size.min(i64::MAX as u64) as i64).into(),
+                ids.into(),
+            ],
+        )
+        .await?;
     Ok(Outcome::Applied(Applied {
         changes,
         prefixes: touched.len() as u64,
@@ -267,19 +270,18 @@ enum Read {
 /// of the entries it returns: one probe of `idx_videos_title_normalized` per
 /// distinct title that still exists, two for one that does not.
 async fn read(
-    db: &impl ConnectionTrait,
+    session: &mut Session<'_>,
     key: &str,
     max_prefix: usize,
     max_changes: u64,
-) -> Result<Read, DbErr> {
+) -> Result<Read, JobError> {
     let limit = i64::try_from(max_changes.saturating_add(1)).unwrap_or(i64::MAX);
     // Raw SQL: correlated LIMIT 1 subqueries over an expression index with a
     // collation, guarded by the state; no builder form. `OFFSET 0` keeps the
     // subquery that finds `next` from being flattened into the one that
     // uses it twice (which would run each probe twice).
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
+    let rows = session
+        .query_all(
             r#"WITH state AS (
   SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1
 ), pending AS (
@@ -301,8 +303,8 @@ async fn read(
 SELECT s.key, s.max_prefix, s.members, p.n, e.id, e.q, e.next, e.prev
 FROM state s CROSS JOIN pending p
 LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON true"#,
-            [key.into(), (max_prefix as i32).into(), limit.into()],
-        ))
+            vec![key.into(), (max_prefix as i32).into(), limit.into()],
+        )
         .await?;
     let Some(first) = rows.first() else {
         return Ok(Read::Full(

@@ -218,7 +218,7 @@ impl Job for RefreshAutocomplete {
         }
         let mut conn = ctx.redis()?;
         let outcome = incremental::apply(
-            ctx.db(),
+            ctx.session().await,
             &mut conn,
             &self.key,
             self.max_prefix,
