@@ -113,7 +113,10 @@ return {1, redis.call('ZCARD', KEYS[1])}
 pub(super) struct Applied {
     /// Log entries applied (and deleted).
     pub changes: u64,
-    /// Distinct prefixes checked against the database.
+    /// Distinct titles whose neighbours were looked up in the title index
+    /// (the others are titles a video's latest entry says it holds).
+    pub looked: u64,
+    /// Distinct prefixes the run decided on.
     pub prefixes: u64,
     /// Of those, the ones no title starts with any more (removed).
     pub absent: u64,
@@ -151,7 +154,9 @@ pub(super) async fn apply(
     max_prefix: usize,
     max_changes: u64,
 ) -> Result<Outcome, JobError> {
-    let (members, ids, probed) = match read(&mut session, key, max_prefix, max_changes).await? {
+    let (members, ids, probed, looked) = match read(&mut session, key, max_prefix, max_changes)
+        .await?
+    {
         Read::Full(reason) => return Ok(Outcome::Full(reason)),
         Read::Entries { members, ids, .. } if ids.is_empty() => {
             return Ok(Outcome::Applied(Applied {
@@ -163,7 +168,8 @@ pub(super) async fn apply(
             members,
             ids,
             probed,
-        } => (members, ids, probed),
+            looked,
+        } => (members, ids, probed, looked),
     };
     // A title that exists adds all its prefixes (some may be new). A vanished
     // one keeps the prefixes it shares with a current title Y and removes the
@@ -223,6 +229,7 @@ pub(super) async fn apply(
         .await?;
     Ok(Outcome::Applied(Applied {
         changes,
+        looked,
         prefixes: touched.len() as u64,
         absent: absent.len() as u64,
         members: size,
@@ -257,6 +264,8 @@ enum Read {
         members: u64,
         ids: Vec<i64>,
         probed: Vec<Probed>,
+        /// Of the titles, those whose neighbours were looked up.
+        looked: u64,
     },
 }
 
@@ -287,20 +296,26 @@ async fn read(
 ), pending AS (
   SELECT count(*) AS n FROM (SELECT 1 FROM autocomplete_changes LIMIT $3) AS c
 ), taken AS MATERIALIZED (
-  SELECT id, btrim(lower(title)) COLLATE "C" AS q FROM autocomplete_changes
+  SELECT id, video_id, appeared, title, btrim(lower(title)) COLLATE "C" AS q FROM autocomplete_changes
   WHERE (SELECT key = $1 AND max_prefix = $2 FROM state) AND (SELECT n < $3 FROM pending)
+), held AS (
+  SELECT DISTINCT q FROM taken WHERE video_id IS NOT NULL GROUP BY video_id, title, q
+  HAVING sum(CASE WHEN appeared THEN 1 ELSE -1 END) > 0
 ), probed AS MATERIALIZED (
+  SELECT q, q AS next, NULL AS prev, false AS looked FROM held
+  UNION ALL
   SELECT t.q, t.next,
          CASE WHEN t.next = t.q THEN NULL ELSE
          (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
           WHERE btrim(lower(v.title)) COLLATE "C" < t.q
-          ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END AS prev
+          ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END,
+         true
   FROM (SELECT d.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
                      WHERE btrim(lower(v.title)) COLLATE "C" >= d.q
                      ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
-        FROM (SELECT DISTINCT q FROM taken) AS d OFFSET 0) AS t
+        FROM (SELECT q FROM taken EXCEPT SELECT q FROM held) AS d OFFSET 0) AS t
 )
-SELECT s.key, s.max_prefix, s.members, p.n, e.id, e.q, e.next, e.prev
+SELECT s.key, s.max_prefix, s.members, p.n, e.id, e.q, e.next, e.prev, e.looked
 FROM state s CROSS JOIN pending p
 LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON true"#,
             vec![key.into(), (max_prefix as i32).into(), limit.into()],
@@ -335,6 +350,7 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
     let mut ids = Vec::with_capacity(rows.len());
     let mut probed: Vec<Probed> = Vec::with_capacity(rows.len());
     let mut seen = HashSet::new();
+    let mut looked = 0;
     for row in &rows {
         let Some(id) = row.try_get_by_index::<Option<i64>>(4)? else {
             continue;
@@ -346,6 +362,7 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
         }
         let next: Option<String> = row.try_get_by_index(6)?;
         let prev: Option<String> = row.try_get_by_index(7)?;
+        looked += u64::from(row.try_get_by_index::<bool>(8)?);
         let exists = next.as_deref() == Some(title.as_str());
         let common = |other: &Option<String>| {
             other.as_deref().map_or(0, |o| {
@@ -371,5 +388,6 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
         members: members.max(0) as u64,
         ids,
         probed,
+        looked,
     })
 }

@@ -236,6 +236,7 @@ impl Job for RefreshAutocomplete {
                 return Ok(JobOutput::rows(a.members).with_details(serde_json::json!({
                     "incremental": true,
                     "changes": a.changes,
+                    "titles_looked_up": a.looked,
                     "prefixes_checked": a.prefixes,
                     "prefixes_removed": a.absent,
                 })))
