@@ -26,11 +26,12 @@ fn host() -> Option<String> {
     })
 }
 
-/// Errors are stored without the passwords of the process's connection URLs.
+/// Errors are stored without the passwords of the process's connection URLs,
+/// and with any NUL character (which PostgreSQL's text cannot hold) replaced.
 fn scrubbed(error: &Option<String>) -> Option<String> {
     error
         .as_deref()
-        .map(|e| crate::secrets::scrub(e).into_owned())
+        .map(|e| crate::secrets::scrub(e).replace('\0', "\u{fffd}"))
 }
 
 fn new_row(report: &RunReport) -> job_run::ActiveModel {
@@ -89,8 +90,13 @@ pub async fn start_holding_lock(lock: &LockGuard, report: &RunReport) -> Result<
         .into_query()
         .returning_col(job_run::Column::Id)
         .to_owned();
-    let started = job_run::Entity::insert(new_row(report))
-        .on_conflict(on_tick_conflict())
+    // Only a ticked row can meet another: without one, the arbiter index
+    // would only cost planning time.
+    let mut started = job_run::Entity::insert(new_row(report));
+    if report.tick.is_some() {
+        started = started.on_conflict(on_tick_conflict());
+    }
+    let started = started
         .into_query()
         .returning_col(job_run::Column::Id)
         .to_owned();
@@ -154,10 +160,11 @@ fn on_tick_conflict() -> OnConflict {
 
 const ABANDONED: &str = "abandoned: the run's process died before it finished (closed by the next run of the same lock key)";
 
-/// Writes how the run ended into its row, on the connection of the lock the
-/// run still holds.
-pub async fn finish(lock: &LockGuard, id: i64, report: &RunReport) -> Result<(), JobError> {
-    let query = job_run::Entity::update_many()
+/// The statement that writes how the run ended into its row, values written
+/// in: the run sends it on its lock's connection, with the unlock
+/// ([`LockGuard::release_after`]).
+pub fn finish(id: i64, report: &RunReport) -> String {
+    job_run::Entity::update_many()
         .set(job_run::ActiveModel {
             started_at: Set(report.started_at),
             finished_at: Set(Some(Utc::now())),
@@ -169,10 +176,8 @@ pub async fn finish(lock: &LockGuard, id: i64, report: &RunReport) -> Result<(),
             ..Default::default()
         })
         .filter(job_run::Column::Id.eq(id))
-        .into_query();
-    lock.fetch_optional(query.to_string(PostgresQueryBuilder))
-        .await?;
-    Ok(())
+        .into_query()
+        .to_string(PostgresQueryBuilder)
 }
 
 /// Removes the row of a run rejected as bad input: such a run leaves no trace.

@@ -99,16 +99,40 @@ impl LockGuard {
     /// elsewhere only delays the close until that share is dropped; the lock
     /// is released either way.
     pub async fn release(self) {
-        let unlocked = simple(
-            &mut *self.conn.lock().await,
-            lock_call("pg_advisory_unlock", &self.key),
-        )
-        .await;
-        if let Err(e) = unlocked {
-            tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
+        let _ = self.release_after(None).await;
+    }
+
+    /// [`release`](Self::release), sending `last` (the run's last write,
+    /// built by sea-query's `to_string`, values written in) in the same
+    /// message as the unlock: one round trip for both. The two run in one
+    /// implicit transaction, so `last` commits a moment after the lock is
+    /// free; a run that takes the lock in that moment and closes its key's
+    /// `running` rows waits for that commit on the row and then finds it
+    /// complete. Returns the error of `last`, if it failed (the unlock is
+    /// then sent on its own).
+    pub(crate) async fn release_after(self, last: Option<String>) -> Option<sqlx::Error> {
+        let unlock = lock_call("pg_advisory_unlock", &self.key);
+        let mut conn = self.conn.lock().await;
+        let (failed, unlocked) = match last {
+            Some(last) => {
+                let both = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{last}; {unlock}")));
+                match both.execute(&mut *conn).await {
+                    Ok(_) => (None, true),
+                    // The statement after the one that failed did not run.
+                    Err(e) => (Some(e), false),
+                }
+            }
+            None => (None, false),
+        };
+        if !unlocked {
+            if let Err(e) = simple(&mut conn, unlock).await {
+                tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
+            }
         }
+        drop(conn);
         if let Ok(conn) = Arc::try_unwrap(self.conn) {
             let _ = conn.into_inner().close().await;
         }
+        failed
     }
 }

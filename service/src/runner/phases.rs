@@ -77,9 +77,12 @@ where
     let outcome = execute(job, &ctx, &mut report, cancel).await;
     // Its share of the lock's connection goes, so that `release` closes it.
     drop(ctx);
-    let result = finish(services, &mut report, outcome, &guard).await;
-    guard.release().await;
-    result.map(|()| done(report, clock))
+    let result = finish(services, &mut report, outcome).await;
+    let last = result.as_ref().ok().cloned().flatten();
+    if let Some(e) = guard.release_after(last).await {
+        tracing::warn!(error = %e, "could not record the run in job_runs");
+    }
+    result.map(|_| done(report, clock))
 }
 
 fn done(mut report: RunReport, clock: Instant) -> RunReport {
@@ -246,15 +249,15 @@ async fn execute<J: Job>(
     outcome
 }
 
-/// Records how the run ended. Bad input found while running removes the row
-/// (such a run leaves no trace) and is returned as the error.
+/// Decides how the run ended and returns the statement that records it in
+/// its row, for the release to send with the unlock. Bad input found while
+/// running removes the row (such a run leaves no trace) and is returned as
+/// the error.
 async fn finish(
     services: &Services,
     report: &mut RunReport,
     outcome: Result<super::JobOutput, JobError>,
-    guard: &lock::LockGuard,
-) -> Result<(), JobError> {
-    let db = &services.db;
+) -> Result<Option<String>, JobError> {
     let id = report.run_id;
     match outcome {
         Ok(out) => {
@@ -264,7 +267,7 @@ async fn finish(
         }
         Err(e) if e.is_bad_input() => {
             if let Some(id) = id {
-                if let Err(e) = history::forget(db, id).await {
+                if let Err(e) = history::forget(&services.db, id).await {
                     tracing::warn!(error = %e, "could not remove the run from job_runs");
                 }
             }
@@ -272,12 +275,7 @@ async fn finish(
         }
         Err(e) => report.fail(RunStatus::Error, e),
     }
-    if let Some(id) = id {
-        if let Err(e) = history::finish(guard, id, report).await {
-            tracing::warn!(error = %e, "could not record the run in job_runs");
-        }
-    }
-    Ok(())
+    Ok(id.map(|id| history::finish(id, report)))
 }
 
 /// Peak resident set size of this process in KiB, from `/proc/self/status`.

@@ -419,3 +419,78 @@ async fn a_jobs_session_is_the_runs_own_connection_and_is_counted() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Fails with an error PostgreSQL's text cannot hold as it is.
+struct NulError;
+
+impl Job for NulError {
+    fn name(&self) -> &'static str {
+        "test-nul"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    async fn run(&self, _ctx: &JobContext) -> Result<JobOutput, JobError> {
+        Err(JobError::Other("before\0after".into()))
+    }
+}
+
+/// The run's last write goes with the unlock in one message. When that write
+/// fails the lock is still released at once, and an error with a NUL is
+/// recorded rather than failing the write.
+#[tokio::test]
+async fn the_lock_is_released_even_when_the_runs_last_write_fails() {
+    let t = TestDb::new().await;
+    let report = run_job(&t.services(None), &NulError, &RunOptions::default())
+        .await
+        .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Error, "{report:?}");
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE job = 'test-nul' AND status = 'error' \
+             AND error = E'before\\uFFFDafter'"
+        )
+        .await,
+        1
+    );
+    // Now make the last write fail.
+    t.db.execute_unprepared(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+         CREATE TRIGGER refuse BEFORE UPDATE ON job_runs FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
+    .await
+    .expect("trigger");
+    let report = run_job(
+        &t.services(None),
+        &WriteThenMaybeFail {
+            rows: 1,
+            fail: false,
+        },
+        &RunOptions::default(),
+    )
+    .await
+    .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    let free =
+        t.db.query_one_raw(Statement::from_string(
+            t.db.get_database_backend(),
+            "SELECT pg_try_advisory_lock(hashtextextended('test-write', 0))",
+        ))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get_by_index::<bool>(0)
+        .expect("bool");
+    assert!(free, "the lock outlived the run");
+    // Its row could not be completed: the next run of the key closes it.
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE job = 'test-write' AND status = 'running'"
+        )
+        .await,
+        1
+    );
+}
