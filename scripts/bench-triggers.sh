@@ -9,9 +9,10 @@
 # prints the medians as a Markdown table. "Off" disables the tables' user
 # triggers (`ALTER TABLE ... DISABLE TRIGGER USER`, foreign keys stay) and, for
 # videos, drops the normalised-title index too, both inside the rolled-back
-# transaction. Single-row cases run each INSERT as its own statement from
-# plpgsql (no network round trip, so the relative overhead is an upper bound
-# of what a client sees); bulk cases are one INSERT ... SELECT.
+# transaction. Single-row cases run each INSERT (or title UPDATE) as its own
+# statement from plpgsql (no network round trip, so the relative overhead is
+# an upper bound of what a client sees); bulk cases are one statement. The
+# setup adds 100,000 videos for the UPDATE cases to rename.
 set -euo pipefail
 
 ROUNDS="${1:-5}"
@@ -32,7 +33,10 @@ BEGIN
         INSERT INTO profiles (community_id, user_id, display_name)
         SELECT (SELECT id FROM communities WHERE name = 'bench:triggers'), i, 'bench'
         FROM generate_series(1, 100000) i;
+        INSERT INTO videos (title)
+        SELECT 'bench:triggers video ' || i FROM generate_series(1, 100000) i;
         DELETE FROM denorm_profile_changes;
+        DELETE FROM autocomplete_changes;
         ANALYZE;
     END IF;
 END
@@ -49,6 +53,7 @@ measure() {
     local community="(SELECT id FROM communities WHERE name = 'bench:triggers')"
     local first="(SELECT min(id) FROM profiles WHERE community_id = $community)"
     local group="(SELECT min(id) FROM groups WHERE name LIKE 'bench:triggers:%')"
+    local video="(SELECT min(id) FROM videos WHERE title = 'bench:triggers video 1')"
     local body
     case "$case" in
         profiles-single) table=profiles
@@ -63,6 +68,10 @@ measure() {
             body="FOR i IN 1..2000 LOOP INSERT INTO videos (title) VALUES ('Bench Title ' || i); END LOOP;" ;;
         videos-bulk) table=videos
             body="INSERT INTO videos (title) SELECT 'Bench Title ' || i FROM generate_series(1, 100000) i;" ;;
+        videos-update-single) table=videos
+            body="FOR i IN 0..1999 LOOP UPDATE videos SET title = title || '!' WHERE id = v + i; END LOOP;" ;;
+        videos-update-bulk) table=videos
+            body="UPDATE videos SET title = title || '!' WHERE id BETWEEN v AND v + 99999;" ;;
     esac
     if [[ "$mode" == off || -n "$only_index" ]]; then
         off="ALTER TABLE $table DISABLE TRIGGER USER;"
@@ -74,7 +83,8 @@ measure() {
 BEGIN;
 $off
 DO \$\$
-DECLARE c bigint := $community; p bigint := $first; g bigint := $group; t timestamptz;
+DECLARE c bigint := $community; p bigint := $first; g bigint := $group; v bigint := $video;
+    t timestamptz;
 BEGIN
     t := clock_timestamp();
     $body
@@ -90,7 +100,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 echo "| writes | without | with triggers (and index) | overhead |"
 echo "|---|---:|---:|---:|"
 for case in profiles-single profiles-bulk profile_groups-single profile_groups-bulk \
-    videos-single videos-bulk videos-single-index videos-bulk-index; do
+    videos-single videos-bulk videos-update-single videos-update-bulk \
+    videos-single-index videos-bulk-index; do
     on=() off=()
     for _ in $(seq "$ROUNDS"); do
         off+=("$(measure off "$case" 2>&1 | sed -n 's/.*ms \([0-9.]*\).*/\1/p')")
@@ -100,6 +111,8 @@ for case in profiles-single profiles-bulk profile_groups-single profile_groups-b
     m_on="$(printf '%s\n' "${on[@]}" | median)"
     label="$case"
     case "$case" in
+        *-update-single) label="${case%-update-single}: 2,000 single-row title UPDATEs" ;;
+        *-update-bulk) label="${case%-update-bulk}: one UPDATE of 100,000 titles" ;;
         *-single) label="${case%-single}: 2,000 single-row INSERTs" ;;
         *-bulk) label="${case%-bulk}: one INSERT of 100,000 rows" ;;
         *-single-index) label="videos, of which the title index alone: 2,000 single-row INSERTs" ;;

@@ -1,10 +1,17 @@
 //! `--incremental`: apply only the prefixes that changed titles touch.
 //!
-//! The triggers on `videos` (migration `m20261130_200003`) log every title
-//! that appeared or disappeared. A run's first statement reads the state the
-//! last full refresh left and the pending entries, and in the same snapshot
-//! asks, for every title they name (old or new), for its neighbours among the
-//! current normalised titles in byte order: the smallest at or after it (a
+//! The triggers on `videos` (migrations `m20261130_200003`, `_700001`) log
+//! every title that appeared on a video or disappeared from it. A run's first
+//! statement reads the state the last full refresh left and the pending
+//! entries. A title some video holds now, by its entries, exists: over one
+//! video's pending entries a title counts +1 for each time the video took it
+//! and -1 for each time it left it, and the writes those entries record are
+//! consecutive writes of that video (a run deletes every entry it read, and
+//! the video's writes commit in order, each waiting on its row lock), so
+//! the sum telescopes to "holds it now" minus "held it before the first":
+//! positive only for the title the video holds now. For every other title
+//! the entries name, the statement asks, in the same snapshot, for its
+//! neighbours among the current normalised titles in byte order: the smallest at or after it (a
 //! probe of the title index), which is the title itself when it still
 //! exists; else also the largest before it (a second probe). In byte order
 //! the titles sharing the most leading bytes with a title sit right beside
@@ -269,15 +276,17 @@ enum Read {
     },
 }
 
-/// One statement: reads the state the last refresh left and counts the
-/// pending entries (up to `max_changes + 1`, never the whole log); when the
-/// state is this run's and no more than `max_changes` are pending, returns
-/// every entry with, for its normalised title, how many of the title's
-/// leading bytes some current normalised title shares with it: all of them
-/// when it still exists, else the longer common prefix with its two
-/// neighbours in byte order. One snapshot, so the titles it reads are those
-/// of the entries it returns: one probe of `idx_videos_title_normalized` per
-/// distinct title that still exists, two for one that does not.
+/// One statement: reads the state the last refresh left and, when it is
+/// this run's, up to `max_changes + 1` pending entries (never the whole log).
+/// When no more than `max_changes` are pending, it also says, for each
+/// entry's normalised title, how many of the title's leading bytes some
+/// current normalised title shares with it: all of them when it still
+/// exists, else the longer common prefix with its two neighbours in byte
+/// order. A title some video's entries show it holds now exists without a
+/// look (see [`apply`]); every other distinct title costs one probe of
+/// `idx_videos_title_normalized` when it still exists, two when it does not.
+/// One snapshot, so the titles it looks up are those of the entries it
+/// returns.
 async fn read(
     session: &mut Session<'_>,
     key: &str,
@@ -285,39 +294,35 @@ async fn read(
     max_changes: u64,
 ) -> Result<Read, JobError> {
     let limit = i64::try_from(max_changes.saturating_add(1)).unwrap_or(i64::MAX);
-    // Raw SQL: correlated LIMIT 1 subqueries over an expression index with a
-    // collation, guarded by the state; no builder form. `OFFSET 0` keeps the
-    // subquery that finds `next` from being flattened into the one that
-    // uses it twice (which would run each probe twice).
+    // Raw SQL: lateral LIMIT 1 probes of an expression index with a
+    // collation, a per-video sum over the log, guarded by the state; no
+    // builder form. The backward probe runs only when the forward one did
+    // not find the title itself (a one-time filter on `n.next`).
     let rows = session
         .query_all(
-            r#"WITH state AS (
-  SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1
-), pending AS (
-  SELECT count(*) AS n FROM (SELECT 1 FROM autocomplete_changes LIMIT $3) AS c
-), taken AS MATERIALIZED (
-  SELECT id, video_id, appeared, title, btrim(lower(title)) COLLATE "C" AS q FROM autocomplete_changes
-  WHERE (SELECT key = $1 AND max_prefix = $2 FROM state) AND (SELECT n < $3 FROM pending)
+            r#"WITH taken AS MATERIALIZED (
+  SELECT id, video_id, appeared, title, btrim(lower(title)) COLLATE "C" AS q
+  FROM autocomplete_changes
+  WHERE EXISTS (SELECT FROM autocomplete_refresh_state WHERE key = $1 AND max_prefix = $2)
+  LIMIT $3
 ), held AS (
   SELECT DISTINCT q FROM taken WHERE video_id IS NOT NULL GROUP BY video_id, title, q
   HAVING sum(CASE WHEN appeared THEN 1 ELSE -1 END) > 0
-), probed AS MATERIALIZED (
-  SELECT q, q AS next, NULL AS prev, false AS looked FROM held
-  UNION ALL
-  SELECT t.q, t.next,
-         CASE WHEN t.next = t.q THEN NULL ELSE
-         (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
-          WHERE btrim(lower(v.title)) COLLATE "C" < t.q
-          ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) END,
-         true
-  FROM (SELECT d.q, (SELECT btrim(lower(v.title)) COLLATE "C" FROM videos v
+), looked AS (
+  SELECT d.q, n.next, p.prev
+  FROM (SELECT q FROM taken EXCEPT SELECT q FROM held) AS d
+  LEFT JOIN LATERAL (SELECT btrim(lower(v.title)) COLLATE "C" AS next FROM videos v
                      WHERE btrim(lower(v.title)) COLLATE "C" >= d.q
-                     ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS next
-        FROM (SELECT q FROM taken EXCEPT SELECT q FROM held) AS d OFFSET 0) AS t
+                     ORDER BY btrim(lower(v.title)) COLLATE "C" LIMIT 1) AS n ON true
+  LEFT JOIN LATERAL (SELECT btrim(lower(v.title)) COLLATE "C" AS prev FROM videos v
+                     WHERE btrim(lower(v.title)) COLLATE "C" < d.q AND n.next IS DISTINCT FROM d.q
+                     ORDER BY btrim(lower(v.title)) COLLATE "C" DESC LIMIT 1) AS p ON true
+  WHERE (SELECT count(*) FROM taken) < $3
 )
-SELECT s.key, s.max_prefix, s.members, p.n, e.id, e.q, e.next, e.prev, e.looked
-FROM state s CROSS JOIN pending p
-LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON true"#,
+SELECT s.key, s.max_prefix, s.members, t.id, t.q,
+       CASE WHEN l.q IS NULL THEN t.q ELSE l.next END, l.prev, l.q IS NOT NULL
+FROM (SELECT key, max_prefix, members FROM autocomplete_refresh_state LIMIT 1) AS s
+LEFT JOIN (taken t LEFT JOIN looked l USING (q)) ON true"#,
             vec![key.into(), (max_prefix as i32).into(), limit.into()],
         )
         .await?;
@@ -326,11 +331,10 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
             "no complete refresh recorded since the change log started".into(),
         ));
     };
-    let (last_key, last_max, members, pending): (String, i32, i64, i64) = (
+    let (last_key, last_max, members): (String, i32, i64) = (
         first.try_get_by_index(0)?,
         first.try_get_by_index(1)?,
         first.try_get_by_index(2)?,
-        first.try_get_by_index(3)?,
     );
     if last_key != key {
         return Ok(Read::Full(format!(
@@ -342,27 +346,22 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
             "the last refresh used max-prefix {last_max}"
         )));
     }
-    if pending.max(0) as u64 > max_changes {
-        return Ok(Read::Full(format!(
-            "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
-        )));
-    }
     let mut ids = Vec::with_capacity(rows.len());
     let mut probed: Vec<Probed> = Vec::with_capacity(rows.len());
     let mut seen = HashSet::new();
     let mut looked = 0;
     for row in &rows {
-        let Some(id) = row.try_get_by_index::<Option<i64>>(4)? else {
+        let Some(id) = row.try_get_by_index::<Option<i64>>(3)? else {
             continue;
         };
         ids.push(id);
-        let title: String = row.try_get_by_index(5)?;
+        let title: String = row.try_get_by_index(4)?;
         if !seen.insert(title.clone()) {
             continue;
         }
-        let next: Option<String> = row.try_get_by_index(6)?;
-        let prev: Option<String> = row.try_get_by_index(7)?;
-        looked += u64::from(row.try_get_by_index::<bool>(8)?);
+        let next: Option<String> = row.try_get_by_index(5)?;
+        let prev: Option<String> = row.try_get_by_index(6)?;
+        looked += u64::from(row.try_get_by_index::<bool>(7)?);
         let exists = next.as_deref() == Some(title.as_str());
         let common = |other: &Option<String>| {
             other.as_deref().map_or(0, |o| {
@@ -383,6 +382,11 @@ LEFT JOIN (SELECT taken.id, probed.* FROM taken JOIN probed USING (q)) AS e ON t
             shared,
             exists,
         });
+    }
+    if ids.len() as u64 > max_changes {
+        return Ok(Read::Full(format!(
+            "more than {max_changes} title changes pending (--max-changes): a full refresh with its swap"
+        )));
     }
     Ok(Read::Entries {
         members: members.max(0) as u64,
