@@ -12,7 +12,9 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const TRIGGERS: &str = r#"
+/// The log's trigger function as this migration creates it (titles only);
+/// `m20261130_700001`'s `down` puts it back.
+pub(crate) const LOG_FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION autocomplete_log_videos() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -30,7 +32,9 @@ BEGIN
     RETURN NULL;
 END
 $$;
+"#;
 
+const TRIGGERS: &str = r#"
 CREATE OR REPLACE FUNCTION autocomplete_forget_state() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -87,6 +91,7 @@ impl MigrationTrait for Migration {
         // Triggers and plpgsql functions have no sea-query builder; several
         // statements in one string need the simple (unprepared) protocol.
         let db = manager.get_connection();
+        db.execute_unprepared(LOG_FUNCTION).await?;
         db.execute_unprepared(TRIGGERS).await.map(|_| ())
     }
 

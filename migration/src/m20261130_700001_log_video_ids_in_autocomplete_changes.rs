@@ -45,28 +45,8 @@ END
 $$;
 "#;
 
-/// The function of `m20261130_200003`, which logged titles only.
-const DOWN: &str = r#"
-CREATE OR REPLACE FUNCTION autocomplete_log_videos() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO autocomplete_changes (title) SELECT title FROM autocomplete_new;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO autocomplete_changes (title) SELECT title FROM autocomplete_old;
-    ELSE
-        -- Titles whose existence may have changed; an unchanged title changes no prefix.
-        INSERT INTO autocomplete_changes (title)
-        (SELECT title FROM autocomplete_new EXCEPT SELECT title FROM autocomplete_old)
-        UNION
-        (SELECT title FROM autocomplete_old EXCEPT SELECT title FROM autocomplete_new);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-ALTER TABLE autocomplete_changes DROP COLUMN video_id, DROP COLUMN appeared;
-"#;
+/// After the function of `m20261130_200003` (titles only) is back.
+const DOWN: &str = "ALTER TABLE autocomplete_changes DROP COLUMN video_id, DROP COLUMN appeared";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -76,7 +56,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(DOWN).await?;
+        let db = manager.get_connection();
+        db.execute_unprepared(super::m20261130_200003_create_autocomplete_changes::LOG_FUNCTION)
+            .await?;
+        db.execute_unprepared(DOWN).await?;
         Ok(())
     }
 }
