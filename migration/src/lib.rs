@@ -35,6 +35,7 @@ mod m20261130_200004_create_video_title_prefix_index;
 mod m20261130_500001_index_running_job_runs;
 mod m20261130_600001_set_denorm_records_fillfactor;
 mod m20261130_700001_log_video_ids_in_autocomplete_changes;
+mod m20261130_700002_one_running_row_per_lock_key;
 pub mod number_ranges;
 pub mod online;
 
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_500001_index_running_job_runs::Migration),
             Box::new(m20261130_600001_set_denorm_records_fillfactor::Migration),
             Box::new(m20261130_700001_log_video_ids_in_autocomplete_changes::Migration),
+            Box::new(m20261130_700002_one_running_row_per_lock_key::Migration),
         ];
         // The online-safe rule applies to every migration, present and future.
         list.into_iter()

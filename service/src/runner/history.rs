@@ -3,10 +3,7 @@
 //! died are closed by the next run of the same lock key.
 use chrono::Utc;
 use entity::job_run::{self, RunStatus};
-use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, Func, OnConflict, PostgresQueryBuilder, Query,
-    QueryStatementBuilder, SelectStatement, WithClause,
-};
+use sea_orm::sea_query::{OnConflict, PostgresQueryBuilder};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
@@ -72,84 +69,63 @@ pub struct Started {
     pub closed: u64,
 }
 
-/// [`start`] for a run that holds its lock, which first closes, as `error`,
-/// the `running` rows of its lock key: no live run owns them (a run writes
-/// its `running` row only once it holds the lock, and keeps the lock until
-/// its row is complete). One statement: the row is written where the run
-/// starts, and every round trip counts in a run of a few milliseconds.
+/// The unique partial index that keeps one `running` row per lock key
+/// (migration `m20261130_700002`).
+const ONE_RUNNING_PER_KEY: &str = "idx_job_runs_one_running_per_lock_key";
+
+/// [`start`] for a run that holds its lock, on the lock's connection. A
+/// `running` row its lock key already has belongs to a process that died (a
+/// run writes its `running` row only once it holds the lock, and keeps the
+/// lock until its row is complete), and the unique index on the key's
+/// `running` rows refuses the insert: the run then closes that row as
+/// `error` and inserts again. So the common case is one plain `INSERT`: the
+/// row is written where the run starts, and every round trip and every
+/// planned scan counts in a run of a few milliseconds.
 pub async fn start_holding_lock(lock: &LockGuard, report: &RunReport) -> Result<Started, JobError> {
-    let closed = job_run::Entity::update_many()
-        .set(job_run::ActiveModel {
-            status: Set(RunStatus::Error),
-            finished_at: Set(Some(Utc::now())),
-            error: Set(Some(ABANDONED.to_owned())),
-            ..Default::default()
-        })
-        .filter(job_run::Column::LockKey.eq(&report.lock_key))
-        .filter(job_run::Column::Status.eq(RunStatus::Running))
-        .into_query()
-        .returning_col(job_run::Column::Id)
-        .to_owned();
-    // Only a ticked row can meet another: without one, the arbiter index
-    // would only cost planning time.
+    // Only a ticked row can meet another on its tick: without one, the
+    // arbiter index would only cost planning time.
     let mut started = job_run::Entity::insert(new_row(report));
     if report.tick.is_some() {
         started = started.on_conflict(on_tick_conflict());
     }
-    let started = started
+    let insert = started
         .into_query()
         .returning_col(job_run::Column::Id)
-        .to_owned();
-    // Data-modifying CTEs: the UPDATE reads the table as it was before the
-    // INSERT, so it never closes the row it starts.
-    let (closed_cte, started_cte) = (Alias::new("closed"), Alias::new("started"));
-    let with = WithClause::new()
-        .cte(
-            CommonTableExpression::new()
-                .query(closed)
-                .table_name(closed_cte.clone())
-                .to_owned(),
-        )
-        .cte(
-            CommonTableExpression::new()
-                .query(started)
-                .table_name(started_cte.clone())
-                .to_owned(),
-        )
-        .to_owned();
-    let scalar = |select: &mut SelectStatement| {
-        Expr::SubQuery(None, Box::new(select.to_owned().into_sub_query_statement()))
+        .to_string(PostgresQueryBuilder);
+    let id = |row: Option<sea_orm::sqlx::postgres::PgRow>| -> Result<Option<i64>, JobError> {
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
     };
-    let query = Query::select()
-        .expr_as(
-            scalar(
-                Query::select()
-                    .column(job_run::Column::Id)
-                    .from(started_cte),
-            ),
-            Alias::new("id"),
-        )
-        .expr_as(
-            scalar(
-                Query::select()
-                    .expr(Func::count(Expr::col(Asterisk)))
-                    .from(closed_cte),
-            ),
-            Alias::new("closed"),
-        )
-        .to_owned()
-        .with(with);
-    let row = lock
-        .fetch_optional(query.to_string(PostgresQueryBuilder))
-        .await?;
-    let (id, closed): (Option<i64>, i64) = match row {
-        Some(row) => (row.try_get("id")?, row.try_get("closed")?),
-        None => (None, 0),
-    };
-    Ok(Started {
-        id,
-        closed: closed.max(0) as u64,
-    })
+    match lock.fetch_optional(insert.clone()).await {
+        Ok(row) => Ok(Started {
+            id: id(row)?,
+            closed: 0,
+        }),
+        Err(e) if is_violation_of(&e, ONE_RUNNING_PER_KEY) => {
+            let close = job_run::Entity::update_many()
+                .set(job_run::ActiveModel {
+                    status: Set(RunStatus::Error),
+                    finished_at: Set(Some(Utc::now())),
+                    error: Set(Some(ABANDONED.to_owned())),
+                    ..Default::default()
+                })
+                .filter(job_run::Column::LockKey.eq(&report.lock_key))
+                .filter(job_run::Column::Status.eq(RunStatus::Running))
+                .into_query()
+                .to_string(PostgresQueryBuilder);
+            let closed = lock.execute(close).await?;
+            Ok(Started {
+                id: id(lock.fetch_optional(insert).await?)?,
+                closed,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `e` is a unique violation of the index `name`.
+fn is_violation_of(e: &sea_orm::sqlx::Error, name: &str) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation() && d.constraint() == Some(name))
 }
 
 fn on_tick_conflict() -> OnConflict {

@@ -90,6 +90,16 @@ impl LockGuard {
         simple(&mut *self.conn.lock().await, sql).await
     }
 
+    /// [`fetch_optional`](Self::fetch_optional) for a statement whose rows
+    /// do not matter: returns the number of rows it affected.
+    pub(crate) async fn execute(&self, sql: String) -> Result<u64, sqlx::Error> {
+        let mut conn = self.conn.lock().await;
+        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The lock's connection, shared with the job's context for the run.
     pub(crate) fn connection(&self) -> Arc<Mutex<PgConnection>> {
         self.conn.clone()

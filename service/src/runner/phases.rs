@@ -156,8 +156,8 @@ async fn acquire(
 }
 
 /// With the lock held: validates the job against the data, then records the
-/// `running` row, closing in the same statement the runs of this key whose
-/// process died. `Err(Some(e))` is bad input (nothing written); `Err(None)`
+/// `running` row, first closing the run of this key whose process died, if
+/// any. `Err(Some(e))` is bad input (nothing written); `Err(None)`
 /// ends the run with the report as it stands (its tick was claimed
 /// elsewhere, or the history could not be written).
 async fn prepare<J: Job>(
@@ -189,8 +189,8 @@ async fn prepare<J: Job>(
 
 /// Inserts the report's row, inside the tick's claim when there is one
 /// (committed here). A run holding its lock (`guard`) writes the row on the
-/// lock's connection, closing its key's abandoned rows in the same statement,
-/// before the claim commits, so the claim's advisory lock still orders rival
+/// lock's connection (closing its key's abandoned row first, if the unique
+/// index on `running` rows refuses the insert), before the claim commits, so the claim's advisory lock still orders rival
 /// claims of the tick. A tick someone else claimed first makes the run
 /// `locked` with `claimed_elsewhere` and writes nothing.
 async fn record(

@@ -173,6 +173,61 @@ async fn job_runs_status_holds_only_the_runners_statuses() {
         )
         .await;
     assert!(bad.is_err(), "a status outside the enum must be refused");
+    // One `running` row per lock key; other statuses repeat freely.
+    let row = |status: &str| {
+        format!(
+            "INSERT INTO job_runs (job, lock_key, strategy, params, started_at, status) \
+             VALUES ('x', 'k', 'optimized', '{{}}', now(), '{status}')"
+        )
+    };
+    for status in ["running", "ok", "ok", "error"] {
+        t.db.execute_unprepared(&row(status)).await.expect(status);
+    }
+    let second = t.db.execute_unprepared(&row("running")).await;
+    assert!(second.is_err(), "a second running row of one key");
+}
+
+/// A dead run's `running` row is closed by the next run of its key, with
+/// the insert the unique index refused done again, its count logged: also
+/// when the dead run was ticked, and the next one too.
+#[tokio::test]
+async fn the_next_run_closes_a_dead_runs_row_and_writes_its_own() {
+    let t = TestDb::new().await;
+    t.db.execute_unprepared(
+        "INSERT INTO job_runs (job, lock_key, strategy, params, started_at, status, tick) \
+         VALUES ('test-write', 'test-write', 'optimized', '{}', now(), 'running', 'dead-tick')",
+    )
+    .await
+    .expect("a dead run's row");
+    let report = run_job(
+        &t.services(None),
+        &WriteThenMaybeFail {
+            rows: 1,
+            fail: false,
+        },
+        &RunOptions::default(),
+    )
+    .await
+    .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert!(report.run_id.is_some(), "{report:?}");
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE tick = 'dead-tick' AND status = 'error' \
+             AND error LIKE 'abandoned%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &t.db,
+            "SELECT count(*) FROM job_runs WHERE job = 'test-write' AND status = 'ok'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
