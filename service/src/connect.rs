@@ -57,7 +57,7 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
 
 /// A run uses three connections: its lock and history live on one taken out
 /// of the pool (see `runner::lock`), the job's statements go through the
-/// pool. sqlx hands a released connection back to the pool on a task of its
+/// pool (or, for a short job, on the lock's: `JobContext::session`). sqlx hands a released connection back to the pool on a task of its
 /// own, so a statement that follows another at once often finds none idle
 /// and opens a new one: a sequence of statements takes two. Opening all three
 /// now, side by side, keeps connection setup (~2 ms each here) out of the

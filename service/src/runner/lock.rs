@@ -66,10 +66,7 @@ fn lock_call(function: &'static str, key: &str) -> String {
 /// values are written into the SQL by sea-query, which quotes strings as
 /// PostgreSQL reads them whatever `standard_conforming_strings` says (`E'...'`
 /// with backslash escapes when a string needs escaping).
-pub(crate) async fn simple(
-    conn: &mut PgConnection,
-    sql: String,
-) -> Result<Option<PgRow>, sqlx::Error> {
+async fn simple(conn: &mut PgConnection, sql: String) -> Result<Option<PgRow>, sqlx::Error> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_optional(conn)
         .await
@@ -116,10 +113,10 @@ impl LockGuard {
     /// built by sea-query's `to_string`, values written in) in the same
     /// message as the unlock: one round trip for both. The two run in one
     /// implicit transaction, so `last` commits a moment after the lock is
-    /// free; a run that takes the lock in that moment and closes its key's
-    /// `running` rows waits for that commit on the row and then finds it
-    /// complete. Returns the error of `last`, if it failed (the unlock is
-    /// then sent on its own).
+    /// free; a run that takes the lock in that moment and inserts its own
+    /// `running` row waits on the unique index of `running` rows for that
+    /// commit, and then finds this row complete. Returns the error of
+    /// `last`, if it failed (the unlock is then sent on its own).
     pub(crate) async fn release_after(self, last: Option<String>) -> Option<sqlx::Error> {
         let unlock = lock_call("pg_advisory_unlock", &self.key);
         let mut conn = self.conn.lock().await;

@@ -77,12 +77,14 @@ where
     let outcome = execute(job, &ctx, &mut report, cancel).await;
     // Its share of the lock's connection goes, so that `release` closes it.
     drop(ctx);
-    let result = finish(services, &mut report, outcome).await;
-    let last = result.as_ref().ok().cloned().flatten();
+    let (last, result) = match finish(services, &mut report, outcome).await {
+        Ok(last) => (last, Ok(())),
+        Err(e) => (None, Err(e)),
+    };
     if let Some(e) = guard.release_after(last).await {
         tracing::warn!(error = %e, "could not record the run in job_runs");
     }
-    result.map(|_| done(report, clock))
+    result.map(|()| done(report, clock))
 }
 
 fn done(mut report: RunReport, clock: Instant) -> RunReport {

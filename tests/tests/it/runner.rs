@@ -199,17 +199,7 @@ async fn the_next_run_closes_a_dead_runs_row_and_writes_its_own() {
     )
     .await
     .expect("a dead run's row");
-    let report = run_job(
-        &t.services(None),
-        &WriteThenMaybeFail {
-            rows: 1,
-            fail: false,
-        },
-        &RunOptions::default(),
-    )
-    .await
-    .expect("not bad input");
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    let report = write_one(&t).await;
     assert!(report.run_id.is_some(), "{report:?}");
     assert_eq!(
         scalar(
@@ -372,18 +362,37 @@ async fn lock_keys_params_and_errors_arrive_intact_whatever_they_hold() {
         )
     );
     // Released: another session takes it at once.
-    let free =
-        t.db.query_one_raw(Statement::from_sql_and_values(
-            t.db.get_database_backend(),
-            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-            [HOSTILE.into()],
-        ))
+    assert!(
+        lock_is_free(&t, HOSTILE).await,
+        "the lock is still held after the run"
+    );
+}
+
+/// Whether another session takes the advisory lock `key` at once (and then holds it).
+async fn lock_is_free(t: &TestDb, key: &str) -> bool {
+    t.db.query_one_raw(Statement::from_sql_and_values(
+        t.db.get_database_backend(),
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+        [key.into()],
+    ))
+    .await
+    .expect("query")
+    .expect("a row")
+    .try_get_by_index::<bool>(0)
+    .expect("bool")
+}
+
+/// One successful run of [`WriteThenMaybeFail`] writing one community.
+async fn write_one(t: &TestDb) -> service::RunReport {
+    let job = WriteThenMaybeFail {
+        rows: 1,
+        fail: false,
+    };
+    let report = run_job(&t.services(None), &job, &RunOptions::default())
         .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<bool>(0)
-        .expect("bool");
-    assert!(free, "the lock is still held after the run");
+        .expect("not bad input");
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    report
 }
 
 /// Sends its statements on the run's own connection and reports what it saw.
@@ -517,28 +526,11 @@ async fn the_lock_is_released_even_when_the_runs_last_write_fails() {
     )
     .await
     .expect("trigger");
-    let report = run_job(
-        &t.services(None),
-        &WriteThenMaybeFail {
-            rows: 1,
-            fail: false,
-        },
-        &RunOptions::default(),
-    )
-    .await
-    .expect("not bad input");
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
-    let free =
-        t.db.query_one_raw(Statement::from_string(
-            t.db.get_database_backend(),
-            "SELECT pg_try_advisory_lock(hashtextextended('test-write', 0))",
-        ))
-        .await
-        .expect("query")
-        .expect("a row")
-        .try_get_by_index::<bool>(0)
-        .expect("bool");
-    assert!(free, "the lock outlived the run");
+    write_one(&t).await;
+    assert!(
+        lock_is_free(&t, "test-write").await,
+        "the lock outlived the run"
+    );
     // Its row could not be completed: the next run of the key closes it.
     assert_eq!(
         scalar(
