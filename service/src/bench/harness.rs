@@ -163,7 +163,11 @@ async fn run_child(
     let num = |k: &str| json[k].as_u64().unwrap_or(0);
     Ok(ChildRun {
         rows: num("rows"),
-        duration_ms: num("duration_ms") as f64,
+        // Microseconds when the child reports them: a run of 7.9 ms is not 7.
+        duration_ms: match num("duration_us") {
+            0 => num("duration_ms") as f64,
+            us => us as f64 / 1000.0,
+        },
         db_statements: num("db_statements"),
         redis_commands: num("redis_commands"),
         peak_rss_kb: json["peak_rss_kb"].as_u64(),
@@ -267,6 +271,8 @@ pub fn markdown(rows: &[BenchRow]) -> String {
         let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
         let wall = if r.wall_ms >= 10_000.0 {
             format!("{:.1} s", r.wall_ms / 1000.0)
+        } else if r.wall_ms < 100.0 {
+            format!("{:.1} ms", r.wall_ms)
         } else {
             format!("{:.0} ms", r.wall_ms)
         };

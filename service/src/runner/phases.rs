@@ -88,7 +88,9 @@ where
 }
 
 fn done(mut report: RunReport, clock: Instant) -> RunReport {
-    report.duration_ms = clock.elapsed().as_millis() as u64;
+    let elapsed = clock.elapsed();
+    report.duration_ms = elapsed.as_millis() as u64;
+    report.duration_us = elapsed.as_micros() as u64;
     report.peak_rss_kb = peak_rss_kb();
     tracing::info!(
         job = %report.job,

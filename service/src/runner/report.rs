@@ -34,8 +34,14 @@ pub struct RunReport {
     pub status: RunStatus,
     /// The rows the contract counts for the job.
     pub rows: u64,
-    /// Wall time from the start of the call to the end of the run.
+    /// Wall time from the start of the call to the end of the run, in whole
+    /// milliseconds (truncated).
     pub duration_ms: u64,
+    /// The same wall time in microseconds: what benchmarks of runs of a few
+    /// milliseconds divide (truncating to milliseconds would favour them by
+    /// up to one). Absent from lines printed before it existed.
+    #[serde(default)]
+    pub duration_us: u64,
     /// SQL statements the job sent (BEGIN and COMMIT not counted).
     pub db_statements: u64,
     /// Redis commands the job sent (a pipeline of N counts N).
@@ -79,6 +85,7 @@ impl RunReport {
             status: RunStatus::Running,
             rows: 0,
             duration_ms: 0,
+            duration_us: 0,
             db_statements: 0,
             redis_commands: 0,
             run_id: None,

@@ -146,6 +146,13 @@ async fn run_json_line_has_the_contract_fields_and_history_lists_it() {
     }
     assert_eq!(line["strategy"], "naive");
     assert_eq!(line["db_statements"], 1);
+    // The same wall time in microseconds, for benchmarks of short runs.
+    let (ms, us) = (
+        line["duration_ms"].as_u64().expect("ms"),
+        line["duration_us"].as_u64().expect("us"),
+    );
+    assert_eq!(us / 1000, ms, "{line}");
+    assert!(us > 0, "{line}");
     let runs = t.cli(None, &["runs", "--json", "--limit", "5"]);
     let text = tests::stdout(&runs);
     let first: serde_json::Value =
@@ -282,13 +289,18 @@ async fn a_second_run_exits_75_at_once_even_while_its_table_is_locked_elsewhere(
 
 #[test]
 fn the_report_reads_back_as_it_was_printed() {
-    let line = r#"{"job":"noop","strategy":"naive","status":"locked","rows":3,"duration_ms":4,"db_statements":5,"redis_commands":6,"run_id":7,"lock_key":"noop","params":{"a":1},"started_at":"2026-11-21T03:00:00Z","claimed_elsewhere":true,"error":"x"}"#;
+    let line = r#"{"job":"noop","strategy":"naive","status":"locked","rows":3,"duration_ms":4,"duration_us":4321,"db_statements":5,"redis_commands":6,"run_id":7,"lock_key":"noop","params":{"a":1},"started_at":"2026-11-21T03:00:00Z","claimed_elsewhere":true,"error":"x"}"#;
     let report = service::RunReport::from_output(&format!("noise\n{line}\n")).expect("parsed");
     assert_eq!(report.status, RunStatus::Locked);
     assert_eq!(report.strategy, service::Strategy::Naive);
     assert!(report.claimed_elsewhere);
     assert_eq!(report.rows, 3);
+    assert_eq!(report.duration_us, 4321);
     assert_eq!(report.to_json_line(), line);
+    // A line printed before `duration_us` existed still reads.
+    let older = line.replace(r#""duration_us":4321,"#, "");
+    let report = service::RunReport::from_output(&older).expect("parsed");
+    assert_eq!((report.duration_ms, report.duration_us), (4, 0));
 }
 
 /// A job whose lock key, params and error hold every character SQL quoting
