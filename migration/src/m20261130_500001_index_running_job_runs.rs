@@ -11,7 +11,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const INDEX: &str = "idx_job_runs_running_lock_key";
+pub(crate) const INDEX: &str = "idx_job_runs_running_lock_key";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -21,7 +21,8 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 const UNIQUE: &str = "idx_job_runs_one_running_per_lock_key";
-const PLAIN: &str = "idx_job_runs_running_lock_key";
+/// The plain index of `m20261130_500001`, which this one replaces.
+const PLAIN: &str = super::m20261130_500001_index_running_job_runs::INDEX;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -57,15 +58,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::concurrent_index::create(
-            manager,
-            PLAIN,
-            &format!(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {PLAIN} \
-                 ON job_runs (lock_key) WHERE status = 'running'"
-            ),
-        )
-        .await?;
+        // The plain index back, as the migration that made it builds it.
+        super::m20261130_500001_index_running_job_runs::Migration
+            .up(manager)
+            .await?;
         crate::concurrent_index::drop(manager, UNIQUE).await
     }
 }
