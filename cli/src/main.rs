@@ -92,9 +92,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
-        Ok(code) => code,
-        Err(e) => commands::report_error(&e),
+    // On a worker thread, not the main one: the thread that sees a socket
+    // become ready then polls the command itself, instead of waking the main
+    // thread for every reply (a cross-thread hand-off per round trip).
+    let command = runtime.block_on(async { tokio::spawn(commands::dispatch(cli)).await });
+    match command {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => commands::report_error(&e),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

@@ -86,8 +86,7 @@ async fn overlap(cli: &Cli, a: &OverlapArgs) -> anyhow::Result<ExitCode> {
     // Validate the window before connecting (start > end is exit 2).
     numbers::overlap_query(a.strategy, a.start, a.end)?;
     let db = crate::config::database(cli).await?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut closed = false;
     let printed = numbers::for_each_overlap(&db, a.strategy, a.start, a.end, |row| {
         let line = Row {

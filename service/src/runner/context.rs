@@ -30,6 +30,8 @@ pub struct JobContext {
     db_statements: Arc<AtomicU64>,
     redis_commands: Arc<AtomicU64>,
     session: Arc<Mutex<PgConnection>>,
+    /// Statements a job left for the run's last message ([`Session::commit_with_run`]).
+    with_run: std::sync::Mutex<Vec<String>>,
     /// The strategy this run uses.
     pub strategy: Strategy,
     quiet: bool,
@@ -61,6 +63,7 @@ impl JobContext {
             db_statements,
             redis_commands,
             session,
+            with_run: std::sync::Mutex::new(Vec::new()),
             strategy,
             quiet: false,
         }
@@ -85,7 +88,17 @@ impl JobContext {
     /// round trip each; see [`Session`]. One at a time: a second call waits
     /// until the first session is dropped.
     pub async fn session(&self) -> Session<'_> {
-        Session::new(self.session.lock().await, &self.db_statements)
+        Session::new(
+            self.session.lock().await,
+            &self.db_statements,
+            &self.with_run,
+        )
+    }
+
+    /// The statements left by [`Session::commit_with_run`], in order, for
+    /// the runner to send with the run's last write.
+    pub(crate) fn take_commit_with_run(&self) -> Vec<String> {
+        std::mem::take(&mut *self.with_run.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// A counting Redis connection (cheap to clone), or an error when none is configured.

@@ -138,7 +138,7 @@ const ABANDONED: &str = "abandoned: the run's process died before it finished (c
 
 /// The statement that writes how the run ended into its row, values written
 /// in: the run sends it on its lock's connection, with the unlock
-/// (`LockGuard::release_after`).
+/// (`LockGuard::write_and_unlock`), after any statements the job left for it.
 pub fn finish(id: i64, report: &RunReport) -> String {
     job_run::Entity::update_many()
         .set(job_run::ActiveModel {

@@ -106,40 +106,41 @@ impl LockGuard {
     /// elsewhere only delays the close until that share is dropped; the lock
     /// is released either way.
     pub async fn release(self) {
-        let _ = self.release_after(None).await;
+        self.unlock().await;
+        self.close().await;
     }
 
-    /// [`release`](Self::release), sending `last` (the run's last write,
-    /// built by sea-query's `to_string`, values written in) in the same
-    /// message as the unlock: one round trip for both. The two run in one
-    /// implicit transaction, so `last` commits a moment after the lock is
-    /// free; a run that takes the lock in that moment and inserts its own
-    /// `running` row waits on the unique index of `running` rows for that
-    /// commit, and then finds this row complete. Returns the error of
-    /// `last`, if it failed (the unlock is then sent on its own).
-    pub(crate) async fn release_after(self, last: Option<String>) -> Option<sqlx::Error> {
+    /// Sends `last` (the run's last statements, built by sea-query's
+    /// `to_string`, values written in) and the unlock in one message: one
+    /// round trip for all. They run in one implicit transaction, so `last`
+    /// commits a moment after the lock is free; a run that takes the lock in
+    /// that moment and inserts its own `running` row waits on the unique
+    /// index of `running` rows for that commit, and then finds this row
+    /// complete. On an error nothing of `last` committed and the statements
+    /// after the failing one, the unlock among them, did not run: the lock
+    /// is still held.
+    pub(crate) async fn write_and_unlock(&self, last: &str) -> Result<(), sqlx::Error> {
         let unlock = lock_call("pg_advisory_unlock", &self.key);
         let mut conn = self.conn.lock().await;
-        let (failed, unlocked) = match last {
-            Some(last) => {
-                let both = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{last}; {unlock}")));
-                match both.execute(&mut *conn).await {
-                    Ok(_) => (None, true),
-                    // The statement after the one that failed did not run.
-                    Err(e) => (Some(e), false),
-                }
-            }
-            None => (None, false),
-        };
-        if !unlocked {
-            if let Err(e) = simple(&mut conn, unlock).await {
-                tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
-            }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{last}; {unlock}")))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Unlocks, on its own. A failure is logged: closing the connection
+    /// releases the lock anyway.
+    pub(crate) async fn unlock(&self) {
+        let unlock = lock_call("pg_advisory_unlock", &self.key);
+        if let Err(e) = simple(&mut *self.conn.lock().await, unlock).await {
+            tracing::warn!(key = %self.key, error = %e, "unlock failed; closing the connection releases it");
         }
-        drop(conn);
+    }
+
+    /// Closes the dedicated connection (once no share of it is left).
+    pub(crate) async fn close(self) {
         if let Ok(conn) = Arc::try_unwrap(self.conn) {
             let _ = conn.into_inner().close().await;
         }
-        failed
     }
 }

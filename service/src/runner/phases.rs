@@ -75,16 +75,68 @@ where
     let ctx = JobContext::new(services, opts.strategy, guard.connection());
     let ctx = if opts.quiet { ctx.quiet() } else { ctx };
     let outcome = execute(job, &ctx, &mut report, cancel).await;
-    // Its share of the lock's connection goes, so that `release` closes it.
+    // What the job left for the run's last message goes only if it succeeded.
+    let with_run = match outcome {
+        Ok(_) => ctx.take_commit_with_run(),
+        Err(_) => Vec::new(),
+    };
+    // Its share of the lock's connection goes, so that `close` closes it.
     drop(ctx);
     let (last, result) = match finish(services, &mut report, outcome).await {
         Ok(last) => (last, Ok(())),
         Err(e) => (None, Err(e)),
     };
-    if let Some(e) = guard.release_after(last).await {
-        tracing::warn!(error = %e, "could not record the run in job_runs");
+    conclude(&guard, &mut report, with_run, last).await;
+    // The run ends with its last message (the lock is free); closing the
+    // connection is teardown, like opening it.
+    let report = result.map(|()| done(report, clock));
+    guard.close().await;
+    report
+}
+
+/// Sends the run's last message: the job's statements left for it, the
+/// statement that records the run, the unlock. If it fails with statements
+/// of the job in it, they rolled back, and the run becomes an error and is
+/// recorded as one. Whatever fails, the lock is released.
+async fn conclude(
+    guard: &lock::LockGuard,
+    report: &mut RunReport,
+    with_run: Vec<String>,
+    last: Option<String>,
+) {
+    if let Some(last) = last {
+        let message = with_run
+            .iter()
+            .chain([&last])
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let failed = match guard.write_and_unlock(&message).await {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if with_run.is_empty() {
+            tracing::warn!(error = %failed, "could not record the run in job_runs");
+        } else {
+            report.fail(
+                RunStatus::Error,
+                JobError::Other(format!(
+                    "{} (in the run's last message: the job's last statements rolled back)",
+                    JobError::from(failed)
+                )),
+            );
+            let recorded = match report.run_id {
+                Some(id) => guard.write_and_unlock(&history::finish(id, report)).await,
+                None => Ok(()),
+            };
+            match recorded {
+                Ok(()) if report.run_id.is_some() => return,
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "could not record the run in job_runs"),
+            }
+        }
     }
-    result.map(|()| done(report, clock))
+    guard.unlock().await;
 }
 
 fn done(mut report: RunReport, clock: Instant) -> RunReport {

@@ -30,11 +30,20 @@ use crate::error::JobError;
 pub struct Session<'a> {
     conn: MutexGuard<'a, PgConnection>,
     statements: &'a AtomicU64,
+    with_run: &'a std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Session<'a> {
-    pub(super) fn new(conn: MutexGuard<'a, PgConnection>, statements: &'a AtomicU64) -> Self {
-        Self { conn, statements }
+    pub(super) fn new(
+        conn: MutexGuard<'a, PgConnection>,
+        statements: &'a AtomicU64,
+        with_run: &'a std::sync::Mutex<Vec<String>>,
+    ) -> Self {
+        Self {
+            conn,
+            statements,
+            with_run,
+        }
     }
 
     /// Sends `sql`, one statement whose placeholders `$1`, `$2`... stand for
@@ -62,6 +71,27 @@ impl<'a> Session<'a> {
             .execute(&mut *self.conn)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Leaves `sql` (one statement, placeholders as in
+    /// [`query_all`](Self::query_all), no transaction control) for the run's
+    /// last message: once the job has returned `Ok`, the runner sends the
+    /// statements left this way, in order, then the statement that records
+    /// the run, then the unlock, in one message and one implicit
+    /// transaction. So they commit exactly when the run is recorded as ok,
+    /// and cost no round trip of their own. If the job fails they are never
+    /// sent; if one of them (or the record) fails, all roll back and the run
+    /// is recorded as an error. For a job's last write, made only after
+    /// everything else of the run succeeded (a log's applied entries,
+    /// deleted once Redis has their changes). Counted as a statement now.
+    pub fn commit_with_run(&mut self, sql: &str, values: Vec<Value>) -> Result<(), JobError> {
+        let sql = written(sql, &values)?;
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        self.with_run
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(sql);
+        Ok(())
     }
 }
 

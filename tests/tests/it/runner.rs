@@ -553,3 +553,112 @@ async fn the_lock_is_released_even_when_the_runs_last_write_fails() {
         1
     );
 }
+
+/// Leaves two statements for the run's last message, then ends as `end` says.
+struct LeavesForTheRun {
+    end: End,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    /// Returns `Ok`: both statements commit with the run's record.
+    Ok,
+    /// The second statement fails: neither commits, the run is an error.
+    BadStatement,
+    /// The job fails: neither statement is sent.
+    JobFails,
+}
+
+const LEFT: &str = "left for the run's last message";
+
+impl Job for LeavesForTheRun {
+    fn name(&self) -> &'static str {
+        "test-with-run"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobError> {
+        let mut session = ctx.session().await;
+        session.commit_with_run(
+            "INSERT INTO communities (name) VALUES ($1)",
+            vec![LEFT.into()],
+        )?;
+        let second = if self.end == End::BadStatement {
+            "SELECT 1 / (count(*) - count(*)) FROM communities WHERE name = $1"
+        } else {
+            "INSERT INTO communities (name) VALUES ($1)"
+        };
+        session.commit_with_run(second, vec![LEFT.into()])?;
+        // Nothing is sent yet: the job does not see its own statements.
+        let seen = session
+            .query_all(
+                "SELECT count(*) FROM communities WHERE name = $1",
+                vec![LEFT.into()],
+            )
+            .await?
+            .first()
+            .map(|r| r.try_get_by_index::<i64>(0))
+            .transpose()?;
+        if self.end == End::JobFails {
+            return Err(JobError::Other(
+                "the job failed after leaving statements".into(),
+            ));
+        }
+        Ok(JobOutput::rows(2).with_details(serde_json::json!({ "seen": seen })))
+    }
+}
+
+/// Statements a job leaves with `commit_with_run` go in the run's last
+/// message: they commit with its record when the job succeeds, roll back
+/// together (the run then recorded as an error) when one fails, and are
+/// never sent when the job fails. The lock is free after each.
+#[tokio::test]
+async fn statements_left_for_the_runs_last_message_commit_with_it_or_not_at_all() {
+    let t = TestDb::new().await;
+    let left = format!("SELECT count(*) FROM communities WHERE name = '{LEFT}'")
+        .replace("run's", "run''s");
+    let rows_of = |status: &'static str| {
+        format!("SELECT count(*) FROM job_runs WHERE job = 'test-with-run' AND status = '{status}'")
+    };
+    let run = |end| {
+        let services = t.services(None);
+        async move {
+            run_job(&services, &LeavesForTheRun { end }, &RunOptions::default())
+                .await
+                .expect("not bad input")
+        }
+    };
+
+    let report = run(End::Ok).await;
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert_eq!(report.details["seen"], 0, "sent before the job returned");
+    // Both left statements and the count query are the job's statements.
+    assert_eq!(report.db_statements, 3);
+    assert_eq!(scalar(&t.db, &left).await, 2);
+    assert_eq!(scalar(&t.db, &rows_of("ok")).await, 1);
+
+    let report = run(End::BadStatement).await;
+    assert_eq!(report.status, RunStatus::Error, "{report:?}");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains("division by zero"), "{error}");
+    assert!(error.contains("rolled back"), "{error}");
+    assert_eq!(
+        scalar(&t.db, &left).await,
+        2,
+        "the first left statement committed"
+    );
+    assert_eq!(scalar(&t.db, &rows_of("error")).await, 1);
+    assert_eq!(scalar(&t.db, &rows_of("running")).await, 0);
+
+    // Each run found the lock free (none is `locked`).
+    let report = run(End::JobFails).await;
+    assert_eq!(report.status, RunStatus::Error, "{report:?}");
+    assert_eq!(
+        scalar(&t.db, &left).await,
+        2,
+        "a failed job's statements were sent"
+    );
+    assert_eq!(scalar(&t.db, &rows_of("error")).await, 2);
+    assert!(lock_is_free(&t, "test-with-run").await);
+}

@@ -26,8 +26,9 @@
 //! the live set still holds the members the last refresh left; if not (Redis
 //! lost it, someone wrote to it), the run changes nothing and falls back to a
 //! full refresh. Only after the `EVAL` does the run delete the entries it
-//! read, by id, with the set's new size: an entry committed meanwhile stays
-//! for the next run, and one applied is removed exactly once.
+//! read, by id, with the set's new size, in the message that records the
+//! run: an entry committed meanwhile stays for the next run, and one applied
+//! is removed exactly once.
 use std::collections::HashSet;
 
 use redis::aio::ConnectionLike;
@@ -143,12 +144,15 @@ pub(super) enum Outcome {
 /// and probes their titles' neighbours; one `EVAL` applies the prefixes; one
 /// statement deletes exactly the entries read and records the set's size.
 /// Both statements go on the run's own connection (`session`): one server
-/// process, which loads the log's catalog once.
+/// process, which loads the log's catalog once. The second goes with the
+/// run's record and unlock, in one message
+/// ([`Session::commit_with_run`]): no round trip of its own.
 /// No transaction spans them: an entry is deleted only once Redis has its
 /// change, by its id (an entry committed after the first statement's
-/// snapshot was not read and stays), and a run that dies between the `EVAL`
-/// and the last statement leaves the entries and the old size, so the next
-/// run finds a set of another size and refreshes in full. Only one run reads
+/// snapshot was not read and stays), and a run that dies (or whose last
+/// message fails) between the `EVAL` and the last statement leaves the
+/// entries and the old size, so the next run finds a set of another size
+/// and refreshes in full. Only one run reads
 /// the log at a time: every run of the job, incremental or full, of any key,
 /// takes the same lock. Nothing pending: the one statement. Any reason for a
 /// full refresh (no state, another key or `max_prefix`, more than
@@ -222,18 +226,17 @@ pub(super) async fn apply(
     }
     let changes = ids.len() as u64;
     // Raw SQL, to match `record_state`: a data-modifying CTE, and the state
-    // table has no entity.
-    session
-        .execute(
-            "WITH applied AS (DELETE FROM autocomplete_changes WHERE id = ANY($3::bigint[]))
+    // table has no entity. It goes with the run's record, in its last
+    // message: no round trip of its own.
+    session.commit_with_run(
+        "WITH applied AS (DELETE FROM autocomplete_changes WHERE id = ANY($3::bigint[]))
          UPDATE autocomplete_refresh_state SET members = $2, refreshed_at = now() WHERE key = $1",
-            vec![
-                key.into(),
-                (size.min(i64::MAX as u64) as i64).into(),
-                ids.into(),
-            ],
-        )
-        .await?;
+        vec![
+            key.into(),
+            (size.min(i64::MAX as u64) as i64).into(),
+            ids.into(),
+        ],
+    )?;
     Ok(Outcome::Applied(Applied {
         changes,
         looked,
