@@ -3,7 +3,6 @@
 //! plus the floors measured beside it. Returns one row per (case, strategy) and
 //! per floor; `report` renders them as Markdown and JSON.
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
@@ -230,7 +229,9 @@ async fn measure_floor(
             Ok(ms)
         }
         FloorKind::Shell(script) => {
-            let mut cmd = Command::new("sh");
+            // Async: the floor may talk through the delay proxy, whose tasks
+            // run on this runtime's threads, one of which would block here.
+            let mut cmd = tokio::process::Command::new("sh");
             cmd.args(["-c", script])
                 .env("DATABASE_URL", &opts.database_url);
             if let Some(url) = &opts.redis_url {
@@ -239,6 +240,7 @@ async fn measure_floor(
             let clock = Instant::now();
             let out = cmd
                 .output()
+                .await
                 .map_err(|e| JobError::Other(format!("cannot run floor '{}': {e}", floor.label)))?;
             let ms = clock.elapsed().as_secs_f64() * 1000.0;
             if !out.status.success() {
