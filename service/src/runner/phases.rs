@@ -125,14 +125,11 @@ async fn conclude(
                     JobError::from(failed)
                 )),
             );
-            let recorded = match report.run_id {
-                Some(id) => guard.write_and_unlock(&history::finish(id, report)).await,
-                None => Ok(()),
-            };
-            match recorded {
-                Ok(()) if report.run_id.is_some() => return,
-                Ok(()) => {}
-                Err(e) => tracing::warn!(error = %e, "could not record the run in job_runs"),
+            if let Some(id) = report.run_id {
+                match guard.write_and_unlock(&history::finish(id, report)).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(error = %e, "could not record the run in job_runs"),
+                }
             }
         }
     }
