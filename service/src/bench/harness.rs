@@ -71,8 +71,12 @@ pub async fn run_cases(
     cases: &[BenchCase],
 ) -> Result<Vec<BenchRow>, JobError> {
     let mut rows = Vec::new();
+    // The optimized time of the last full case, for the share of an
+    // `--incremental` case that follows it (the goal is a few percent).
+    let mut full_ms: Option<f64> = None;
     for case in cases {
         settle(db).await?;
+        let incremental = case.args.iter().any(|a| a == "--incremental");
         for &strategy in &opts.strategies {
             let (args, factor, note) = match (strategy, &case.naive) {
                 (Strategy::Naive, NaivePlan::Skip) => continue,
@@ -88,7 +92,18 @@ pub async fn run_cases(
                 reset(db, &case.reset_sql).await?;
                 runs.push(run_child(opts, &args, strategy).await?);
             }
-            rows.push(summarize(case, strategy, &runs, factor, note));
+            let mut row = summarize(case, strategy, &runs, factor, note);
+            if strategy == Strategy::Optimized {
+                match full_ms {
+                    Some(full) if incremental && full > 0.0 => {
+                        row.note =
+                            format!("{:.2}% of the full run above", 100.0 * row.wall_ms / full);
+                    }
+                    _ if !incremental => full_ms = Some(row.wall_ms),
+                    _ => {}
+                }
+            }
+            rows.push(row);
         }
         for floor in &case.floors {
             reset(db, &case.reset_sql).await?;

@@ -116,3 +116,58 @@ async fn bench_rtt_runs_the_jobs_through_the_proxy_and_reports_its_check() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
 }
+
+/// An `--incremental` case's note gives its share of the full case before
+/// it, the number its goal is about.
+#[tokio::test]
+async fn an_incremental_case_says_its_share_of_the_full_run_above() {
+    let t = TestDb::new().await;
+    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-share-{}", t.name));
+    let out = t.cli(
+        None,
+        &[
+            "bench",
+            "--scale",
+            "tiny",
+            "--jobs",
+            "denormalize-profiles",
+            "--strategies",
+            "optimized",
+            "--repeat",
+            "1",
+            "--database",
+            &t.name,
+            "--out",
+            out_dir.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("bench-tiny.json")).expect("json written"),
+    )
+    .expect("valid json");
+    let _ = std::fs::remove_dir_all(out_dir);
+    let rows: Vec<_> = json["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["strategy"] == "optimized")
+        .collect();
+    let mut shares = 0;
+    for pair in rows.windows(2) {
+        let (full, inc) = (pair[0], pair[1]);
+        if !inc["case"].as_str().unwrap_or("").contains("--incremental") {
+            assert_eq!(inc["note"], "", "{inc}");
+            continue;
+        }
+        let share =
+            100.0 * inc["wall_ms"].as_f64().expect("ms") / full["wall_ms"].as_f64().expect("ms");
+        assert_eq!(
+            inc["note"],
+            format!("{share:.2}% of the full run above"),
+            "{full} {inc}"
+        );
+        shares += 1;
+    }
+    assert!(shares >= 1, "{json}");
+}
