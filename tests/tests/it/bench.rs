@@ -4,25 +4,7 @@ use tests::{stderr, stdout, TestDb};
 #[tokio::test]
 async fn bench_runs_each_strategy_in_a_child_and_writes_markdown_and_json() {
     let t = TestDb::new().await;
-    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-{}", t.name));
-    let out = t.cli(
-        None,
-        &[
-            "bench",
-            "--scale",
-            "tiny",
-            "--jobs",
-            "noop",
-            "--repeat",
-            "1",
-            "--database",
-            &t.name,
-            "--out",
-            out_dir.to_str().expect("utf-8 path"),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let (table, md, json) = bench_tiny(&t, &["--jobs", "noop"], "bench-tiny");
     assert!(
         table.contains("| noop | one statement | naive | 0 |"),
         "{table}"
@@ -31,19 +13,12 @@ async fn bench_runs_each_strategy_in_a_child_and_writes_markdown_and_json() {
         table.contains("| noop | one statement | optimized | 0 |"),
         "{table}"
     );
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("bench-tiny.json")).expect("json written"),
-    )
-    .expect("valid json");
     let rows = json["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 2);
     assert!(rows
         .iter()
         .all(|r| r["db_statements"] == 1 && r["peak_rss_mb"].as_f64().unwrap_or(0.0) > 1.0));
-    assert!(std::fs::read_to_string(out_dir.join("bench-tiny.md"))
-        .expect("md")
-        .contains("| noop |"));
-    let _ = std::fs::remove_dir_all(out_dir);
+    assert!(md.contains("| noop |"));
 }
 
 #[tokio::test]
@@ -75,31 +50,11 @@ async fn a_round_trip_through_the_delay_proxy_takes_at_least_the_rtt_and_bytes_a
 #[tokio::test]
 async fn bench_rtt_runs_the_jobs_through_the_proxy_and_reports_its_check() {
     let t = TestDb::new().await;
-    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-rtt-{}", t.name));
-    let out = t.cli(
-        None,
-        &[
-            "bench",
-            "--scale",
-            "tiny",
-            "--jobs",
-            "noop",
-            "--repeat",
-            "1",
-            "--rtt-ms",
-            "2",
-            "--database",
-            &t.name,
-            "--out",
-            out_dir.to_str().expect("utf-8 path"),
-        ],
+    let (_, _, json) = bench_tiny(
+        &t,
+        &["--jobs", "noop", "--rtt-ms", "2"],
+        "bench-tiny-rtt2ms",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("bench-tiny-rtt2ms.json")).expect("json written"),
-    )
-    .expect("json");
-    let _ = std::fs::remove_dir_all(&out_dir);
     assert_eq!(json["rtt_ms"], 2.0);
     assert!(
         json["proxy_check"]["rtt_proxied_ms"]
@@ -122,31 +77,16 @@ async fn bench_rtt_runs_the_jobs_through_the_proxy_and_reports_its_check() {
 #[tokio::test]
 async fn an_incremental_case_says_its_share_of_the_full_run_above() {
     let t = TestDb::new().await;
-    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-share-{}", t.name));
-    let out = t.cli(
-        None,
+    let (_, _, json) = bench_tiny(
+        &t,
         &[
-            "bench",
-            "--scale",
-            "tiny",
             "--jobs",
             "denormalize-profiles",
             "--strategies",
             "optimized",
-            "--repeat",
-            "1",
-            "--database",
-            &t.name,
-            "--out",
-            out_dir.to_str().expect("utf-8 path"),
         ],
+        "bench-tiny",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out_dir.join("bench-tiny.json")).expect("json written"),
-    )
-    .expect("valid json");
-    let _ = std::fs::remove_dir_all(out_dir);
     let rows: Vec<_> = json["rows"]
         .as_array()
         .expect("rows")
@@ -170,4 +110,37 @@ async fn an_incremental_case_says_its_share_of_the_full_run_above() {
         shares += 1;
     }
     assert!(shares >= 1, "{json}");
+}
+
+/// Runs `sitejobs bench --scale tiny --repeat 1` on the test's database with
+/// `args` after those, checks that it exits 0, and returns what it printed,
+/// then the Markdown and the JSON it wrote as `<file>.md` and `<file>.json`.
+fn bench_tiny(t: &TestDb, args: &[&str], file: &str) -> (String, String, serde_json::Value) {
+    let out_dir = std::env::temp_dir().join(format!("sitejobs-bench-{file}-{}", t.name));
+    let dir = out_dir.to_str().expect("utf-8 path");
+    let mut all = vec![
+        "bench",
+        "--scale",
+        "tiny",
+        "--repeat",
+        "1",
+        "--database",
+        &t.name,
+        "--out",
+        dir,
+    ];
+    all.extend_from_slice(args);
+    let out = t.cli(None, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let read = |ext: &str| {
+        std::fs::read_to_string(out_dir.join(format!("{file}.{ext}")))
+            .expect("bench output written")
+    };
+    let (md, json) = (read("md"), read("json"));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    (
+        stdout(&out),
+        md,
+        serde_json::from_str(&json).expect("valid json"),
+    )
 }
