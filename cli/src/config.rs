@@ -1,7 +1,7 @@
 //! Global settings from flags, the environment and `.env`, turned into the
 //! servers a command needs, and the settings file jobs read theirs from.
 use anyhow::Result;
-use service::connect::{connect_db, connect_redis};
+use service::connect::{connect_db, connect_db_warm, connect_redis};
 use service::error::JobError;
 use service::settings::SettingsFile;
 use service::Services;
@@ -12,12 +12,15 @@ use crate::Cli;
 const POOL_SIZE: u32 = 10;
 
 pub async fn database(cli: &Cli) -> Result<sea_orm::DatabaseConnection> {
-    let url = cli.database_url.as_deref().ok_or_else(|| {
+    Ok(connect_db(database_url(cli)?, POOL_SIZE).await?)
+}
+
+fn database_url(cli: &Cli) -> Result<&str> {
+    Ok(cli.database_url.as_deref().ok_or_else(|| {
         JobError::Unreachable(
             "no database configured: set DATABASE_URL or --database-url (scripts/dev-services.sh start writes one to .dev/env)".into(),
         )
-    })?;
-    Ok(connect_db(url, POOL_SIZE).await?)
+    })?)
 }
 
 pub async fn redis(cli: &Cli) -> Result<service::redis_conn::RedisConn> {
@@ -29,9 +32,11 @@ pub async fn redis(cli: &Cli) -> Result<service::redis_conn::RedisConn> {
     Ok(connect_redis(url).await?)
 }
 
-/// The database, and Redis when the command needs it.
-pub async fn services(cli: &Cli, needs_redis: bool) -> Result<Services> {
-    let db = database(cli).await?;
+/// What `job` needs: the database with the connections it uses open
+/// ([`service::runner::Job::warm_connections`]), and Redis if it needs it.
+pub async fn services(cli: &Cli, job: &dyn service::registry::AnyJob) -> Result<Services> {
+    let db = connect_db_warm(database_url(cli)?, POOL_SIZE, job.warm_connections()).await?;
+    let needs_redis = job.needs_redis();
     let redis = if needs_redis {
         Some(redis(cli).await?)
     } else {

@@ -19,8 +19,19 @@ const DB_HINT: &str = "set DATABASE_URL or --database-url, or start the dev serv
 const REDIS_HINT: &str =
     "set REDIS_URL or --redis-url, or start the dev services with scripts/dev-services.sh start";
 
-/// Opens a pool on `url` and checks that the server answers.
+/// Opens a pool on `url` and checks that the server answers, with
+/// [`WARM`] connections open and idle.
 pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConnection, JobError> {
+    connect_db_warm(url, max_connections, WARM).await
+}
+
+/// [`connect_db`] with `warm` connections open and idle (at most
+/// `max_connections`): a run that needs only its own connection opens one.
+pub async fn connect_db_warm(
+    url: &str,
+    max_connections: u32,
+    warm: u32,
+) -> Result<DatabaseConnection, JobError> {
     crate::secrets::remember_url(url);
     let shown = mask_url(url);
     probe_db(url, &shown).await?;
@@ -51,27 +62,27 @@ pub async fn connect_db(url: &str, max_connections: u32) -> Result<DatabaseConne
                 crate::error::clean_db_message(&e)
             ))
         })?;
-    warm(&db, max_connections).await;
+    warm_up(&db, max_connections.min(warm)).await;
     Ok(db)
 }
 
-/// A run uses three connections: its lock and history live on one taken out
+/// A run uses three connections, unless its job says otherwise
+/// ([`Job::warm_connections`](crate::runner::Job::warm_connections)): its lock and history live on one taken out
 /// of the pool (see `runner::lock`), the job's statements go through the
 /// pool (or, for a short job, on the lock's: `JobContext::session`). sqlx hands a released connection back to the pool on a task of its
 /// own, so a statement that follows another at once often finds none idle
 /// and opens a new one: a sequence of statements takes two. Opening all three
 /// now, side by side, keeps connection setup (~2 ms each here) out of the
 /// run. A failure is left for the first statement to report.
-const WARM: u32 = 3;
+pub const WARM: u32 = 3;
 
-async fn warm(db: &DatabaseConnection, max_connections: u32) {
+async fn warm_up(db: &DatabaseConnection, connections: u32) {
     let pool = db.get_postgres_connection_pool();
-    let held: Vec<_> =
-        futures::future::join_all((0..max_connections.min(WARM)).map(|_| pool.acquire()))
-            .await
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
+    let held: Vec<_> = futures::future::join_all((0..connections).map(|_| pool.acquire()))
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
     let opened = held.len();
     drop(held);
     // The same hand-back: give those tasks their turn (they may be queued

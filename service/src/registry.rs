@@ -105,6 +105,8 @@ pub trait AnyJob: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether it needs Redis.
     fn needs_redis(&self) -> bool;
+    /// Database connections to open before the run ([`Job::warm_connections`]).
+    fn warm_connections(&self) -> u32;
     /// [`run_job_until`] for this job.
     fn run<'a>(
         &'a self,
@@ -121,6 +123,10 @@ impl<J: Job> AnyJob for J {
 
     fn needs_redis(&self) -> bool {
         Job::needs_redis(self)
+    }
+
+    fn warm_connections(&self) -> u32 {
+        Job::warm_connections(self)
     }
 
     fn run<'a>(

@@ -81,7 +81,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<ExitCode> {
     let file = crate::config::settings_file(cli)?;
     let invocation = entry.build(&args.job.matches, &file)?;
     let stop = service::signals::termination()?;
-    let services = crate::config::services(cli, invocation.job.needs_redis()).await?;
+    let services = crate::config::services(cli, invocation.job.as_ref()).await?;
     let report = invocation
         .job
         .run(&services, &invocation.options, stop.boxed())

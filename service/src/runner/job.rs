@@ -84,6 +84,15 @@ pub trait Job: Send + Sync {
         false
     }
 
+    /// How many database connections the process opens before the run's
+    /// clock starts ([`connect_db`](crate::connect::connect_db)): the run's
+    /// own (lock, history, [`JobContext::session`]) and two for statements
+    /// through the pool. A job that sends its statements only on the session
+    /// needs one; whatever else it sends opens a connection when needed.
+    fn warm_connections(&self) -> u32 {
+        crate::connect::WARM
+    }
+
     /// Checks input against the database once the job's lock is held and
     /// before anything is written (an unknown community, say). Return
     /// [`JobError::BadInput`] to reject the run: it then leaves no trace.

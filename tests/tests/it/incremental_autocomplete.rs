@@ -522,3 +522,55 @@ async fn a_title_written_while_the_run_waits_for_redis_is_applied_by_the_next_ru
         0
     );
 }
+
+/// `sitejobs run refresh-autocomplete --incremental` opens two database
+/// connections: the check that the server answers, and the run's own, where
+/// all its statements go. A full refresh also opens the pool's two.
+#[tokio::test]
+async fn an_incremental_run_opens_only_its_own_connection() {
+    use sea_orm::sqlx::{Connection, PgConnection, Row};
+    let (t, redis) = (TestDb::new().await, TestRedis::new().await);
+    exec(
+        &t.db,
+        "INSERT INTO videos (title) SELECT 'title ' || i FROM generate_series(1, 50) i",
+    )
+    .await;
+    let key = redis.key("ac");
+    // One connection of our own for every look, opened before the first.
+    let mut watch = PgConnection::connect(&t.url).await.expect("connect");
+    async fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+        sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql))
+            .fetch_one(conn)
+            .await
+            .expect("query")
+            .get::<i64, _>(0)
+    }
+    let sessions = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()";
+    // Other than the test's pool and this one, nobody is connected.
+    let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                  AND backend_type = 'client backend' AND pid <> pg_backend_pid()";
+    let idle = count(&mut watch, others).await;
+    let mut opened = Vec::new();
+    for incremental in [false, true] {
+        let before = count(&mut watch, sessions).await;
+        let mut args = vec!["run", "refresh-autocomplete", "--key", &key];
+        if incremental {
+            args.push("--incremental");
+        }
+        let out = t.cli(Some(&redis), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", tests::stderr(&out));
+        // The run's server processes report as they exit.
+        let start = std::time::Instant::now();
+        while count(&mut watch, others).await > idle {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        opened.push(count(&mut watch, sessions).await - before);
+        exec(
+            &t.db,
+            "UPDATE videos SET title = 'changed ' || id WHERE id <= 3",
+        )
+        .await;
+    }
+    assert_eq!(opened, [4, 2], "full, then incremental");
+}

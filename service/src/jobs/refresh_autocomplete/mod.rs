@@ -208,6 +208,17 @@ impl Job for RefreshAutocomplete {
         true
     }
 
+    /// Incremental: only the run's own connection (its statements go on the
+    /// session); a fallback to the full refresh opens the pool's when it
+    /// needs them, a few milliseconds against hundreds.
+    fn warm_connections(&self) -> u32 {
+        if self.incremental {
+            1
+        } else {
+            crate::connect::WARM
+        }
+    }
+
     async fn validate(&self, _db: &DatabaseConnection) -> Result<(), JobError> {
         self.check()
     }
