@@ -67,13 +67,15 @@ pub async fn connect_db_warm(
 }
 
 /// A run uses three connections, unless its job says otherwise
-/// ([`Job::warm_connections`](crate::runner::Job::warm_connections)): its lock and history live on one taken out
-/// of the pool (see `runner::lock`), the job's statements go through the
-/// pool (or, for a short job, on the lock's: `JobContext::session`). sqlx hands a released connection back to the pool on a task of its
-/// own, so a statement that follows another at once often finds none idle
-/// and opens a new one: a sequence of statements takes two. Opening all three
-/// now, side by side, keeps connection setup (~2 ms each here) out of the
-/// run. A failure is left for the first statement to report.
+/// ([`Job::warm_connections`](crate::runner::Job::warm_connections)): its
+/// lock and history live on one taken out of the pool (see `runner::lock`),
+/// the job's statements go through the pool (or, for a short job, on the
+/// lock's: `JobContext::session`). sqlx hands a released connection back to
+/// the pool on a task of its own, so a statement that follows another at
+/// once often finds none idle and opens a new one: a sequence of statements
+/// takes two. Opening all three now, side by side, keeps connection setup
+/// (~2 ms each here) out of the run. A failure is left for the first
+/// statement to report.
 pub const WARM: u32 = 3;
 
 async fn warm_up(db: &DatabaseConnection, connections: u32) {
