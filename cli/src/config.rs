@@ -36,8 +36,7 @@ pub async fn redis(cli: &Cli) -> Result<service::redis_conn::RedisConn> {
 /// ([`service::runner::Job::warm_connections`]), and Redis if it needs it.
 pub async fn services(cli: &Cli, job: &dyn service::registry::AnyJob) -> Result<Services> {
     let db = connect_db_warm(database_url(cli)?, POOL_SIZE, job.warm_connections()).await?;
-    let needs_redis = job.needs_redis();
-    let redis = if needs_redis {
+    let redis = if job.needs_redis() {
         Some(redis(cli).await?)
     } else {
         None

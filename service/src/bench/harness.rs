@@ -94,13 +94,10 @@ pub async fn run_cases(
             }
             let mut row = summarize(case, strategy, &runs, factor, note);
             if strategy == Strategy::Optimized {
-                match full_ms {
-                    Some(full) if incremental && full > 0.0 => {
-                        row.note =
-                            format!("{:.2}% of the full run above", 100.0 * row.wall_ms / full);
-                    }
-                    _ if !incremental => full_ms = Some(row.wall_ms),
-                    _ => {}
+                if !incremental {
+                    full_ms = Some(row.wall_ms);
+                } else if let Some(full) = full_ms.filter(|&ms| ms > 0.0) {
+                    row.note = format!("{:.2}% of the full run above", 100.0 * row.wall_ms / full);
                 }
             }
             rows.push(row);

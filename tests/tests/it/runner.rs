@@ -616,8 +616,10 @@ impl Job for LeavesForTheRun {
 #[tokio::test]
 async fn statements_left_for_the_runs_last_message_commit_with_it_or_not_at_all() {
     let t = TestDb::new().await;
-    let left = format!("SELECT count(*) FROM communities WHERE name = '{LEFT}'")
-        .replace("run's", "run''s");
+    let left = format!(
+        "SELECT count(*) FROM communities WHERE name = '{}'",
+        LEFT.replace('\'', "''")
+    );
     let rows_of = |status: &'static str| {
         format!("SELECT count(*) FROM job_runs WHERE job = 'test-with-run' AND status = '{status}'")
     };
