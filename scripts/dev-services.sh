@@ -13,6 +13,8 @@
 # system Redis), the next free port is used and written to .dev/env; a port
 # set explicitly and held by someone else stops the script, naming the holder.
 # The ports last used (in .dev/env) are tried first, so they stay stable.
+# A port taken between that check and the server's bind (a client's own end
+# of a connection, in the ephemeral range) moves the server to the next one.
 #
 # Where the data lives:
 #   * not root: .dev/data/ inside the project (git-ignored);
@@ -118,6 +120,25 @@ claim_port() {
     fi
     next="$(free_port_from $((port + 1)))"
     log "$what: port $port is held by $holder, not this checkout's $what; using $next (written to .dev/env)"
+    printf -v "$var" '%s' "$next"
+}
+
+# Whether the server's log $1 (from byte $2 on, default all) says it could
+# not bind its port. (grep reads to the end: with pipefail, `grep -q` quitting
+# early would fail the pipe.) Between the
+# check in claim_port and the server's bind, another socket can take a free
+# port: the defaults lie in Linux's ephemeral range (32768-60999), so a
+# client's own end of any connection may be using it.
+port_taken_at_start() {
+    tail -c +"$(( ${2:-0} + 1 ))" "$1" 2>/dev/null \
+        | grep -E "could not bind IPv4 address|Could not create server TCP listening socket" >/dev/null
+}
+
+# Moves the port of variable $1 to the next free one, after a failed bind; $2: the server.
+move_port() {
+    local var="$1" what="$2" next
+    next="$(free_port_from $((${!var} + 1)))"
+    log "$what: port ${!var} was taken as it started; using $next (written to .dev/env)"
     printf -v "$var" '%s' "$next"
 }
 
@@ -317,12 +338,22 @@ pg_start() {
         log "postgres: already running on 127.0.0.1:$PG_PORT (data $PGDATA_DIR)"
     else
         claim_port PG_PORT postgres "$PG_PORT_EXPLICIT" SITEJOBS_PG_PORT
-        write_pg_conf
-        log "postgres: starting on 127.0.0.1:$PG_PORT (log $PG_LOG)"
-        if ! as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t "$START_TIMEOUT" >/dev/null; then
+        local retries=3 from
+        while true; do
+            write_pg_conf
+            log "postgres: starting on 127.0.0.1:$PG_PORT (log $PG_LOG)"
+            from=0
+            [[ -f "$PG_LOG" ]] && from="$(wc -c <"$PG_LOG")"
+            if as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t "$START_TIMEOUT" >/dev/null 2>&1; then
+                break
+            fi
+            if [[ -z "$PG_PORT_EXPLICIT" ]] && (( retries-- > 0 )) && port_taken_at_start "$PG_LOG" "$from"; then
+                move_port PG_PORT postgres
+                continue
+            fi
             tail -n 30 "$PG_LOG" >&2 || true
             die "postgres failed to start (is port $PG_PORT taken? see $PG_LOG)"
-        fi
+        done
     fi
 
     local isready deadline
@@ -390,6 +421,18 @@ redis_listener_is() {
     [[ "$line" != *users:* || "$line" == *"pid=$1,"* ]]
 }
 
+# Starts redis-server on $REDIS_PORT, in the background; redis_start waits for it.
+redis_spawn() {
+    log "redis: starting on 127.0.0.1:$REDIS_PORT (log $REDIS_LOG)"
+    rm -f "$REDIS_PID"
+    : >"$REDIS_LOG"
+    # Bound to loopback only, so protected mode has nothing to protect.
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode no \
+        --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
+        --dir "$REDIS_DIR" --save '' --appendonly no >/dev/null \
+        || die "redis-server failed to start (see $REDIS_LOG)"
+}
+
 redis_start() {
     local pid port
     if pid="$(redis_pid)" && port="$(redis_pid_port "$pid")" && [[ -n "$port" ]]; then
@@ -397,19 +440,18 @@ redis_start() {
         log "redis: already running (pid $pid) on 127.0.0.1:$REDIS_PORT"
     else
         claim_port REDIS_PORT redis "$REDIS_PORT_EXPLICIT" SITEJOBS_REDIS_PORT
-        log "redis: starting on 127.0.0.1:$REDIS_PORT (log $REDIS_LOG)"
-        rm -f "$REDIS_PID"
-        : >"$REDIS_LOG"
-        # Bound to loopback only, so protected mode has nothing to protect.
-        redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode no \
-            --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
-            --dir "$REDIS_DIR" --save '' --appendonly no >/dev/null \
-            || die "redis-server failed to start (see $REDIS_LOG)"
+        redis_spawn
     fi
     # Ready means *our* process answers: another Redis on the port must not pass for it.
-    local deadline=$((SECONDS + START_TIMEOUT))
+    local deadline=$((SECONDS + START_TIMEOUT)) retries=3
     until pid="$(redis_pid)" && redis_listener_is "$pid" && redis_ping; do
-        if grep -q "Could not create server TCP listening socket" "$REDIS_LOG" 2>/dev/null; then
+        if port_taken_at_start "$REDIS_LOG"; then
+            if [[ -z "$REDIS_PORT_EXPLICIT" ]] && (( retries-- > 0 )); then
+                move_port REDIS_PORT redis
+                redis_spawn
+                deadline=$((SECONDS + START_TIMEOUT))
+                continue
+            fi
             SECONDS=$deadline
         fi
         if (( SECONDS >= deadline )); then
