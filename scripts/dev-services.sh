@@ -74,6 +74,7 @@ fi
 PGDATA_DIR="$DATA/pg"            # the cluster
 PG_RUN="$DATA/pg-run"            # unix socket + server log
 PG_LOG="$PG_RUN/postgres.log"
+HUGE_ADDED="$PG_RUN/hugepages-added"  # huge pages this cluster let the kernel hand out
 REDIS_DIR="$DATA/redis"          # pidfile, log, (unused) dump dir
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
@@ -305,6 +306,7 @@ port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
 max_connections = 300
 shared_buffers = 1GB
+huge_pages = try
 maintenance_work_mem = 512MB
 work_mem = 32MB
 max_wal_size = 4GB
@@ -324,6 +326,45 @@ EOF
     fi
 }
 
+# Huge pages: with shared memory in 2 MB pages, a new server process (every
+# `sitejobs run` opens one) touches shared_buffers without a page fault per
+# 4 kB page, which is most of what a short run pays for being a new process
+# (docs/development.md). huge_pages = try uses them when the kernel has them.
+# As root the script lets the kernel hand out as many as this cluster needs,
+# on demand (vm.nr_overcommit_hugepages, raised by that number here, lowered
+# by the same number on stop): nothing is reserved, and they go back to the
+# kernel when the server stops. Not root, or a kernel that says no: 4 kB pages.
+OVERCOMMIT_HUGE=/proc/sys/vm/nr_overcommit_hugepages
+hugepages_allow() {
+    [[ $IS_ROOT -eq 1 && -f "$OVERCOMMIT_HUGE" && ! -f "$HUGE_ADDED" ]] || return 0
+    local need now
+    need="$(as_pg "$PG_BIN/postgres" -D "$PGDATA_DIR" -C shared_memory_size_in_huge_pages 2>/dev/null)" || return 0
+    [[ "$need" =~ ^[0-9]+$ ]] && (( need > 0 )) || return 0
+    now="$(cat "$OVERCOMMIT_HUGE")"
+    if (echo $((now + need)) >"$OVERCOMMIT_HUGE") 2>/dev/null; then
+        echo "$need" >"$HUGE_ADDED"
+    fi
+}
+
+hugepages_return() {
+    [[ -f "$HUGE_ADDED" ]] || return 0
+    local added now
+    added="$(cat "$HUGE_ADDED")"
+    now="$(cat "$OVERCOMMIT_HUGE" 2>/dev/null || echo 0)"
+    if [[ "$added" =~ ^[0-9]+$ && "$now" =~ ^[0-9]+$ ]]; then
+        (echo $((now > added ? now - added : 0)) >"$OVERCOMMIT_HUGE") 2>/dev/null || true
+    fi
+    rm -f "$HUGE_ADDED"
+}
+
+# "huge pages" or "4 kB pages": how the running server maps its shared memory.
+pg_page_kind() {
+    local pid kb
+    pid="$(head -n1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)"
+    kb="$(sed -n 's/^HugetlbPages:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null || true)"
+    if [[ -n "$kb" ]] && (( kb > 0 )); then printf 'huge pages'; else printf '4 kB pages'; fi
+}
+
 pg_start() {
     if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
         log "initdb: new cluster in $PGDATA_DIR"
@@ -341,10 +382,12 @@ pg_start() {
         local retries=3 from
         while true; do
             write_pg_conf
+            hugepages_allow
             log "postgres: starting on 127.0.0.1:$PG_PORT (log $PG_LOG)"
             from=0
             [[ -f "$PG_LOG" ]] && from="$(wc -c <"$PG_LOG")"
             if as_pg "$PG_BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t "$START_TIMEOUT" >/dev/null 2>&1; then
+                log "postgres: shared memory in $(pg_page_kind)"
                 break
             fi
             if [[ -z "$PG_PORT_EXPLICIT" ]] && (( retries-- > 0 )) && port_taken_at_start "$PG_LOG" "$from"; then
@@ -352,6 +395,7 @@ pg_start() {
                 continue
             fi
             tail -n 30 "$PG_LOG" >&2 || true
+            hugepages_return
             die "postgres failed to start (is port $PG_PORT taken? see $PG_LOG)"
         done
     fi
@@ -381,6 +425,7 @@ pg_stop() {
     else
         log "postgres: not running"
     fi
+    hugepages_return
 }
 
 # --- Redis ------------------------------------------------------------------
@@ -526,7 +571,7 @@ cmd_status() {
     fi
     if pg_running; then
         pid="$(head -n1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)"
-        echo "postgres: running (pid $pid) on 127.0.0.1:$PG_PORT, data $PGDATA_DIR"
+        echo "postgres: running (pid $pid) on 127.0.0.1:$PG_PORT, data $PGDATA_DIR, shared memory in $(pg_page_kind)"
     else
         echo "postgres: stopped (data $PGDATA_DIR)"
         ok=3
