@@ -195,7 +195,8 @@ async fn delayed_urls(
     Ok((database_url, urls.next(), proxies, Some(check)))
 }
 
-/// Scale, cores, memory and server version: numbers mean nothing without them.
+/// Scale, cores, memory, server version and, for a server on this machine,
+/// how it maps its shared memory: numbers mean nothing without them.
 async fn machine_header(db: &sea_orm::DatabaseConnection, args: &Args) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
@@ -217,10 +218,45 @@ async fn machine_header(db: &sea_orm::DatabaseConnection, args: &Args) -> String
         .flatten()
         .and_then(|r| r.try_get_by_index::<String>(0).ok())
         .unwrap_or_default();
+    let pages = shared_memory_pages(db)
+        .await
+        .map_or(String::new(), |kind| format!(", shared memory in {kind}"));
     format!(
-        "Scale `{}`, median of {} run(s); {cores} cores, {mem_gib} GiB, PostgreSQL {version}; {}.",
+        "Scale `{}`, median of {} run(s); {cores} cores, {mem_gib} GiB, PostgreSQL {version}{pages}; {}.",
         args.scale,
         args.repeat,
         chrono::Utc::now().format("%Y-%m-%d")
     )
+}
+
+/// `huge pages` or `4 kB pages`, as the server process serving `db` maps
+/// PostgreSQL's shared memory (its `HugetlbPages` in `/proc`), when that
+/// process runs on this machine and its status can be read; else `None`.
+/// Every run is a new server process, and in 4 kB pages it takes a page
+/// fault for each page of shared memory it touches first: a few-millisecond
+/// run's numbers depend on it (docs/development.md).
+async fn shared_memory_pages(db: &sea_orm::DatabaseConnection) -> Option<&'static str> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            // A Unix socket (no address) or a loopback one: this machine.
+            "SELECT pg_backend_pid(), coalesce(inet_server_addr() << '127.0.0.0/8'::inet
+                 OR inet_server_addr() = '::1'::inet, true)",
+        ))
+        .await
+        .ok()??;
+    let (pid, local): (i32, bool) = (row.try_get_by_index(0).ok()?, row.try_get_by_index(1).ok()?);
+    if !local {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("HugetlbPages:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(if kb > 0 { "huge pages" } else { "4 kB pages" })
 }

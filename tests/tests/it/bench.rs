@@ -19,6 +19,18 @@ async fn bench_runs_each_strategy_in_a_child_and_writes_markdown_and_json() {
         .iter()
         .all(|r| r["db_statements"] == 1 && r["peak_rss_mb"].as_f64().unwrap_or(0.0) > 1.0));
     assert!(md.contains("| noop |"));
+    // The test's server runs on this machine: the header says how it maps
+    // its shared memory, which a run of a few milliseconds depends on.
+    let machine = json["machine"].as_str().unwrap_or_default();
+    assert!(
+        [
+            "shared memory in huge pages;",
+            "shared memory in 4 kB pages;"
+        ]
+        .iter()
+        .any(|kind| machine.contains(kind)),
+        "{machine}"
+    );
 }
 
 #[tokio::test]
