@@ -2,7 +2,7 @@
 # Private PostgreSQL + Redis for developing, testing and benchmarking sitejobs.
 #
 #   scripts/dev-services.sh start    # install if needed, start both, write .dev/env
-#   scripts/dev-services.sh stop     # stop what this script started
+#   scripts/dev-services.sh stop     # stop what this script started (the cluster's nodes too)
 #   scripts/dev-services.sh status   # print both states (exit 0 only if both are up)
 #   scripts/dev-services.sh env      # print the export lines:
 #                                    #   eval "$(scripts/dev-services.sh env)"
@@ -556,6 +556,7 @@ cmd_stop() {
     ensure_pg_os_user
     pg_stop
     redis_stop
+    "$ROOT/scripts/redis-cluster.sh" stop
 }
 
 cmd_status() {
