@@ -138,7 +138,7 @@ claim_ports() {
     done
 }
 
-# Stops this checkout's node on each port of PORTS, if any.
+# Stops this checkout's node on each port given, if it runs.
 stop_nodes() {
     local p pid deadline
     for p in "$@"; do
