@@ -539,14 +539,31 @@ EOF
 
 # --- commands ---------------------------------------------------------------
 
+# After a start that failed ($1 its exit status): stops the servers it started
+# itself ($2, $3, $4: whether PostgreSQL, Redis and the cluster ran before it).
+undo_start() {
+    (( $1 == 0 )) && return 0
+    log "start failed: stopping what it started"
+    (( $2 == 1 )) || pg_stop || true
+    (( $3 == 1 )) || redis_stop || true
+    (( $4 == 1 )) || "$ROOT/scripts/redis-cluster.sh" stop || true
+}
+
 cmd_start() {
     ensure_installed
     ensure_pg_os_user
     prepare_data_area
+    local pg_was=0 redis_was=0 cluster_was=0
+    if pg_running; then pg_was=1; fi
+    if redis_pid >/dev/null; then redis_was=1; fi
+    if "$ROOT/scripts/redis-cluster.sh" status >/dev/null 2>&1; then cluster_was=1; fi
+    # shellcheck disable=SC2064  # the states are fixed now; $? when it runs
+    trap "undo_start \$? $pg_was $redis_was $cluster_was" EXIT
     pg_start
     redis_start
     write_env
     "$ROOT/scripts/redis-cluster.sh" start  # the cluster tests' three nodes (REDIS_CLUSTER_URL)
+    trap - EXIT
     log "ready: DATABASE_URL=$(database_url_value) REDIS_URL=$(redis_url_value)"
     log "load with: source $ENV_FILE"
 }
