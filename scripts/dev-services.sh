@@ -30,16 +30,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEV_DIR="$ROOT/.dev"
 ENV_FILE="$DEV_DIR/env"
 
-# Ports last written to .dev/env by this checkout, if any.
-env_port() {
-    [[ -f "$ENV_FILE" ]] || return 0
-    sed -n "s|^export $1=.*127\.0\.0\.1:\([0-9]*\)/.*|\1|p" "$ENV_FILE" | head -n1
-}
+# shellcheck source=ports.sh
+source "$ROOT/scripts/ports.sh"
 PG_PORT_EXPLICIT="${SITEJOBS_PG_PORT:+1}"
 REDIS_PORT_EXPLICIT="${SITEJOBS_REDIS_PORT:+1}"
-PG_PORT="${SITEJOBS_PG_PORT:-$(env_port DATABASE_URL)}"
+PG_PORT="${SITEJOBS_PG_PORT:-$(env_port "$ENV_FILE" DATABASE_URL)}"
 PG_PORT="${PG_PORT:-55432}"
-REDIS_PORT="${SITEJOBS_REDIS_PORT:-$(env_port REDIS_URL)}"
+REDIS_PORT="${SITEJOBS_REDIS_PORT:-$(env_port "$ENV_FILE" REDIS_URL)}"
 REDIS_PORT="${REDIS_PORT:-56379}"
 PG_USER=sitejobs          # database role (initdb superuser)
 PG_DB=sitejobs
@@ -85,7 +82,6 @@ redis_url_value() { printf 'redis://127.0.0.1:%s/' "$REDIS_PORT"; }
 # --- ports ------------------------------------------------------------------
 
 # Whether something accepts TCP connections on 127.0.0.1:$1.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Who listens on port $1, as "name (pid N)" when ss can tell.
 port_holder() {

@@ -26,13 +26,10 @@ START_TIMEOUT=60
 log() { printf 'redis-cluster: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# The first port last written to .dev/redis-cluster.env by this checkout, if any.
-env_first_port() {
-    [[ -f "$ENV_FILE" ]] || return 0
-    sed -n 's|^export REDIS_CLUSTER_URL=redis://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$ENV_FILE" | head -n1
-}
+# shellcheck source=ports.sh
+source "$ROOT/scripts/ports.sh"
 PORT_EXPLICIT="${SITEJOBS_REDIS_CLUSTER_PORT:+1}"
-FIRST_PORT="${SITEJOBS_REDIS_CLUSTER_PORT:-$(env_first_port)}"
+FIRST_PORT="${SITEJOBS_REDIS_CLUSTER_PORT:-$(env_port "$ENV_FILE" REDIS_CLUSTER_URL)}"
 FIRST_PORT="${FIRST_PORT:-55301}"
 [[ "$FIRST_PORT" =~ ^[0-9]+$ ]] || die "SITEJOBS_REDIS_CLUSTER_PORT must be a number, got '$FIRST_PORT'"
 (( FIRST_PORT >= 1024 && FIRST_PORT + 2 <= 55535 )) \
@@ -102,7 +99,6 @@ start_node() {
     done
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Whether port $1 (or its cluster bus) is held by something other than this
 # checkout's node on it.
