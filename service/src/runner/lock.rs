@@ -121,11 +121,7 @@ impl LockGuard {
     /// is still held.
     pub(crate) async fn write_and_unlock(&self, last: &str) -> Result<(), sqlx::Error> {
         let unlock = lock_call("pg_advisory_unlock", &self.key);
-        let mut conn = self.conn.lock().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{last}; {unlock}")))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        self.execute(format!("{last}; {unlock}")).await.map(|_| ())
     }
 
     /// Unlocks, on its own. A failure is logged: closing the connection
